@@ -1,0 +1,34 @@
+package nn
+
+import "math"
+
+const (
+	geluK = 0.7978845608028654 // sqrt(2/pi)
+	geluC = 0.044715
+)
+
+// GELUForward is gelu_new (the tanh approximation GPT-2 uses).
+//
+//	x: [n] → y: [n] (writes; may alias x only if backward is not needed)
+func GELUForward(y, x []float32) {
+	Parallel(len(x), 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(x[i])
+			y[i] = float32(0.5 * v * (1 + math.Tanh(geluK*(v+geluC*v*v*v))))
+		}
+	})
+}
+
+// GELUBackward writes dx = dy * gelu'(x) (dx may alias dy).
+//
+//	dy, x: [n] → dx: [n] (writes)
+func GELUBackward(dx, dy, x []float32) {
+	Parallel(len(x), 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := float64(x[i])
+			t := math.Tanh(geluK * (v + geluC*v*v*v))
+			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluK*(1+3*geluC*v*v)
+			dx[i] = dy[i] * float32(d)
+		}
+	})
+}
