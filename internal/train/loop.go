@@ -64,20 +64,20 @@ type loop struct {
 // State is what a checkpoint's state.json holds besides the weights and
 // optimizer moments: enough to continue exactly where the run stopped.
 type State struct {
-	Step         int      `json:"step"` // optimizer steps completed
-	Cursor       cursor   `json:"cursor"`
-	Seed         int64    `json:"seed"`     // data order and dropout masks derive from it
-	DropoutKey   uint64   `json:"dropout_key"` // next micro-batch's key
-	AdamSteps    int      `json:"adam_steps"`
-	TotalSteps   int      `json:"total_steps"`
-	LR           float64  `json:"lr"` // of the last step
-	BestValLoss  *float64 `json:"best_val_loss,omitempty"`
-	BestStep     int      `json:"best_step,omitempty"`
-	SinceBest    int      `json:"evals_since_best"`
-	Stopped      bool     `json:"stopped_early,omitempty"`
-	Tokens       int64    `json:"tokens"`
-	TrainBlocks  int      `json:"train_blocks"`
-	LastLoss     float64  `json:"last_loss"`
+	Step        int      `json:"step"` // optimizer steps completed
+	Cursor      cursor   `json:"cursor"`
+	Seed        int64    `json:"seed"`        // data order and dropout masks derive from it
+	DropoutKey  uint64   `json:"dropout_key"` // next micro-batch's key
+	AdamSteps   int      `json:"adam_steps"`
+	TotalSteps  int      `json:"total_steps"`
+	LR          float64  `json:"lr"` // of the last step
+	BestValLoss *float64 `json:"best_val_loss,omitempty"`
+	BestStep    int      `json:"best_step,omitempty"`
+	SinceBest   int      `json:"evals_since_best"`
+	Stopped     bool     `json:"stopped_early,omitempty"`
+	Tokens      int64    `json:"tokens"`
+	TrainBlocks int      `json:"train_blocks"`
+	LastLoss    float64  `json:"last_loss"`
 }
 
 func newLoop(o Options, net Network, w weights, train, val []Block, out *cli.Output, dir runDir) (*loop, error) {
