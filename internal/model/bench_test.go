@@ -1,0 +1,69 @@
+package model
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// randomModel is a model with HF-like random weights (N(0,0.02), LayerNorm
+// weights 1): enough for timing, independent of the checkpoint code.
+func randomModel(tb testing.TB, preset string) *Model {
+	tb.Helper()
+	cfg, err := Preset(preset)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := &Model{Config: cfg, Layout: NewLayout(cfg)}
+	m.Params = make([]float32, m.Layout.Total)
+	rng := rand.New(rand.NewSource(1))
+	for _, t := range m.Layout.Tensors {
+		s := t.Slice(m.Params)
+		switch {
+		case len(t.Shape) == 2:
+			for i := range s {
+				s[i] = float32(rng.NormFloat64() * 0.02)
+			}
+		case len(t.Name) > 7 && t.Name[len(t.Name)-7:] == ".weight":
+			for i := range s {
+				s[i] = 1
+			}
+		}
+	}
+	return m
+}
+
+func benchTrain(b *testing.B, preset string, lora *LoRAConfig) {
+	const batch, seq = 4, 128
+	m := randomModel(b, preset)
+	tr, err := NewTrainer(m, TrainOptions{Batch: batch, Seq: seq, Dropout: true, LoRA: lora, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := batch * seq
+	in, tg := make([]int32, n), make([]int32, n)
+	rng := rand.New(rand.NewSource(2))
+	for i := range in {
+		in[i], tg[i] = int32(rng.Intn(m.Config.VocabSize)), int32(rng.Intn(m.Config.VocabSize))
+	}
+	if _, _, err := tr.Step(in, tg, nil, 1/float32(n), 0); err != nil { // warm-up
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := tr.Step(in, tg, nil, 1/float32(n), uint64(i+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
+}
+
+// BenchmarkTrainStep124M is one forward+backward of GPT-2 124M at batch 4 x
+// 128 tokens with dropout 0.1, as ../shared/ref/bench_train.py measures
+// PyTorch (the optimizer step is internal/train's and not included).
+func BenchmarkTrainStep124M(b *testing.B) { benchTrain(b, "gpt2-124m", nil) }
+
+// BenchmarkTrainStep124MLoRA is the same with LoRA r=8 on c_attn.
+func BenchmarkTrainStep124MLoRA(b *testing.B) {
+	benchTrain(b, "gpt2-124m", &LoRAConfig{Rank: 8, Alpha: 16})
+}
