@@ -1,0 +1,97 @@
+package tokenize
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/llmtune/llmtune/internal/testutil"
+)
+
+type goldenCase struct {
+	Text    string  `json:"text"`
+	IDs     []int32 `json:"ids"`
+	Special bool    `json:"special"`
+	Kind    string  `json:"kind"`
+}
+
+func readGolden(t *testing.T, name string) []goldenCase {
+	t.Helper()
+	f, err := os.Open(testutil.Testdata(t, "tokenizer", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(name, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	var cases []goldenCase
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var c goldenCase
+		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		cases = append(cases, c)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatalf("%s: no cases", name)
+	}
+	return cases
+}
+
+// testTokenizer loads GPT-2 from the testdata copy of its files.
+func testTokenizer(t testing.TB) *Tokenizer {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"vocab.json", "merges.txt"} {
+		b, err := os.ReadFile(testutil.Testdata(t, "tokenizer", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestGoldenEdgeCases(t *testing.T) {
+	tok := testTokenizer(t)
+	n := 0
+	for _, c := range readGolden(t, "golden_r50k.jsonl") {
+		if c.Special {
+			// the reference was asked to honour "<|endoftext|>"; we never do
+			continue
+		}
+		n++
+		if got := tok.Encode(c.Text); !slices.Equal(got, c.IDs) {
+			t.Errorf("Encode(%q)\n got %v\nwant %v", c.Text, got, c.IDs)
+		}
+		if got := tok.Decode(c.IDs); got != c.Text {
+			t.Errorf("Decode(%v) = %q, want %q", c.IDs, got, c.Text)
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d cases", n)
+	}
+}
