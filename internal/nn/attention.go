@@ -168,3 +168,23 @@ func (a *Attention) Backward(dqkv, dout, probs, qkv, s1, s2 []float32) {
 		}
 	}
 }
+
+// AttendCached is causal attention for n new positions pos..pos+n-1 against
+// a key/value cache that already holds positions 0..pos+n-1 (the new ones
+// included): the incremental form used by generation.
+//
+//	qkv: [n, 3C] (only q is read), kc, vc: [≥pos+n, C] → out: [n, C] (writes); scores: [n*(pos+n)] scratch
+func AttendCached(out, qkv, kc, vc, scores []float32, pos, n, H, D int) {
+	C := H * D
+	m := pos + n
+	scale := float32(1 / math.Sqrt(float64(D)))
+	for h := 0; h < H; h++ {
+		blas.Sgemm(false, true, n, m, D, scale, qkv[h*D:], 3*C, kc[h*D:], C, 0, scores, m)
+		Parallel(n, m, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				causalSoftmax(scores[i*m:i*m+m], pos+i)
+			}
+		})
+		blas.Sgemm(false, false, n, D, m, 1, scores, m, vc[h*D:], C, 0, out[h*D:], C)
+	}
+}
