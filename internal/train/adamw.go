@@ -45,8 +45,10 @@ func spans(l *model.Layout) []span {
 	return out
 }
 
-// update applies one step with learning rate lr to params given grads.
-func (a *adamW) update(params, grads []float32, lr float64) {
+// update applies one step with learning rate lr to params given grads
+// times gscale (the clipping factor, folded in to save a pass over memory).
+// It leaves grads zeroed for the next accumulation, again in the same pass.
+func (a *adamW) update(params, grads []float32, lr float64, gscale float32) {
 	a.t++
 	bc1 := 1 - math.Pow(a.beta1, float64(a.t))
 	bc2 := 1 - math.Pow(a.beta2, float64(a.t))
@@ -54,21 +56,20 @@ func (a *adamW) update(params, grads []float32, lr float64) {
 	stepSize := float32(lr / bc1)
 	rbc2 := float32(1 / math.Sqrt(bc2))
 	eps := float32(a.eps)
-	shrink := float32(1 - lr*a.weightDecay)
 	parallel(len(a.work), func(i int) {
 		s := a.work[i]
 		p, g, m, v := params[s.lo:s.hi], grads[s.lo:s.hi], a.m[s.lo:s.hi], a.v[s.lo:s.hi]
-		if s.decay && a.weightDecay != 0 {
-			for j := range p {
-				p[j] *= shrink
-			}
+		shrink := float32(1)
+		if s.decay {
+			shrink = float32(1 - lr*a.weightDecay)
 		}
 		for j := range p {
-			gj := g[j]
+			gj := g[j] * gscale
+			g[j] = 0
 			mj := b1*m[j] + (1-b1)*gj
 			vj := b2*v[j] + (1-b2)*gj*gj
 			m[j], v[j] = mj, vj
-			p[j] -= stepSize * mj / (float32(math.Sqrt(float64(vj)))*rbc2 + eps)
+			p[j] = p[j]*shrink - stepSize*mj/(float32(math.Sqrt(float64(vj)))*rbc2+eps)
 		}
 	})
 }
@@ -91,18 +92,13 @@ func globalNorm(work []span, g []float32) float64 {
 	return math.Sqrt(s)
 }
 
-// clipGrads scales g so that its norm is at most maxNorm, as
-// torch.nn.utils.clip_grad_norm_ does (it adds 1e-6 to the norm).
-func clipGrads(work []span, g []float32, norm, maxNorm float64) {
+// clipScale is the factor torch.nn.utils.clip_grad_norm_ scales gradients
+// by: maxNorm/(norm+1e-6) when the norm exceeds maxNorm, else 1.
+func clipScale(norm, maxNorm float64) float32 {
 	if maxNorm <= 0 || norm <= maxNorm {
-		return
+		return 1
 	}
-	c := float32(maxNorm / (norm + 1e-6))
-	parallel(len(work), func(i int) {
-		for j := work[i].lo; j < work[i].hi; j++ {
-			g[j] *= c
-		}
-	})
+	return float32(maxNorm / (norm + 1e-6))
 }
 
 // parallel runs fn(0..n-1) on GOMAXPROCS goroutines. Each index is

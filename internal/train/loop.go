@@ -57,7 +57,8 @@ type loop struct {
 
 	timedTokens int64
 	timedSecs   float64
-	stepsHere   int // steps run by this process
+	stepsHere   int  // steps run by this process
+	zeroed      bool // Grads() holds zeros
 	lastLoss    float64
 }
 
@@ -183,7 +184,10 @@ func (l *loop) step() (record, error) {
 		}
 	}
 	scale := float32(1 / math.Max(count, 1))
-	l.net.ZeroGrads()
+	if !l.zeroed { // update leaves the gradients zeroed after the first step
+		l.net.ZeroGrads()
+		l.zeroed = true
+	}
 	var lossSum, seen float64
 	for mb := 0; mb < o.GradAccum; mb++ {
 		l.fill(l.train, l.idx[mb*o.Batch:(mb+1)*o.Batch])
@@ -204,9 +208,8 @@ func (l *loop) step() (record, error) {
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return record{}, fmt.Errorf("step %d: the gradient norm is %v; lower --lr (now %g)", l.st.Step+1, norm, l.o.LR)
 	}
-	clipGrads(l.opt.work, grads, norm, o.ClipNorm)
 	lr := l.sched.at(l.st.Step)
-	l.opt.update(l.net.Trainable(), grads, lr)
+	l.opt.update(l.net.Trainable(), grads, lr, clipScale(norm, o.ClipNorm))
 	l.st.Step++
 	l.st.AdamSteps = l.opt.t
 	l.st.Cursor = l.data.at

@@ -1,0 +1,124 @@
+package train
+
+import (
+	"math/rand"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/llmtune/llmtune/internal/blas"
+	"github.com/llmtune/llmtune/internal/model"
+)
+
+// BenchmarkTrain times whole optimizer steps of the training loop (forward,
+// backward, clipping, AdamW) on the 124M configuration with batch 4 x 128,
+// the shape of ../shared/ref/bench_train.py, and reports tokens/s, the peak
+// RSS of the training phase (VmHWM reset after set-up, as bench_train.py
+// does) and model FLOPs per second (6·N·tokens for full fine-tuning; for
+// LoRA the frozen weights' gradient GEMMs are not needed: 4·N·tokens).
+func BenchmarkTrain(b *testing.B) {
+	preset := os.Getenv("LLMTUNE_BENCH_PRESET")
+	if preset == "" {
+		preset = "gpt2-124m"
+	}
+	b.Run("full", func(b *testing.B) { benchLoop(b, preset, 0) })
+	b.Run("lora_r8", func(b *testing.B) { benchLoop(b, preset, 8) })
+}
+
+func benchLoop(b *testing.B, preset string, rank int) {
+	const batch, seq = 4, 128
+	runtime.GC()
+	debug.FreeOSMemory()
+	cfg, err := model.Preset(preset)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := &model.Model{Config: cfg, Layout: model.NewLayout(cfg)}
+	m.Params = make([]float32, m.Layout.Total)
+	rng := rand.New(rand.NewSource(1))
+	for i := range m.Params {
+		m.Params[i] = float32(rng.NormFloat64() * 0.02)
+	}
+	o := Defaults()
+	o.Init, o.Data, o.Out = preset, "-", b.TempDir()
+	o.Batch, o.Seq, o.Steps, o.WeightDecay, o.LR = batch, seq, 1<<30, 0, 1e-4
+	to := model.TrainOptions{Batch: batch, Seq: seq, Dropout: true, Seed: 1}
+	if rank > 0 {
+		o.LoRARank = rank
+		to.LoRA = &model.LoRAConfig{Rank: rank, Alpha: 16, Targets: []string{"c_attn"}}
+	}
+	if err := o.resolve(); err != nil {
+		b.Fatal(err)
+	}
+	tr, err := model.NewTrainer(m, to)
+	if err != nil {
+		b.Fatal(err)
+	}
+	blocks := make([]Block, 64)
+	for i := range blocks {
+		ids := make([]int32, seq+1)
+		for j := range ids {
+			ids[j] = int32(rng.Intn(cfg.VocabSize))
+		}
+		mask := make([]float32, seq)
+		for j := range mask {
+			mask[j] = 1
+		}
+		blocks[i] = Block{Inputs: ids[:seq], Targets: ids[1:], Mask: mask}
+	}
+	l, err := newLoop(o, tr, nil, blocks, nil, quiet(), runDir(o.Out))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l.data = newStream(len(blocks), o.Seed, cursor{})
+	for i := 0; i < 2; i++ { // warm-up, as bench_train.py leaves out two steps
+		if _, err := l.step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	resetPeakRSS()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	secs := b.Elapsed().Seconds()
+	tokens := float64(b.N * batch * seq)
+	b.ReportMetric(tokens/secs, "tokens/s")
+	b.ReportMetric(float64(vmHWM())/(1<<20), "peak_rss_MiB")
+	// Model FLOPs: 2·N per token forward for the non-embedding weights plus the
+	// tied LM head, twice that backward (full) or once (LoRA: activations only).
+	n := float64(12*cfg.NLayer*cfg.NEmbd*cfg.NEmbd + cfg.VocabSize*cfg.NEmbd)
+	attn := float64(2 * 2 * cfg.NLayer * seq * cfg.NEmbd) // QKᵀ and AV per token
+	mult := 6.0
+	if rank > 0 {
+		mult = 4.0
+	}
+	b.ReportMetric(tokens*(mult/2)*(2*n+attn)/secs/1e9, "model_GFLOPS")
+	b.ReportMetric(float64(blas.Threads()), "blas_threads")
+}
+
+// resetPeakRSS makes VmHWM start again from the current RSS (Linux
+// clear_refs 5), so the peak is that of what follows.
+func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// vmHWM is the process's peak RSS in bytes since the last reset.
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
