@@ -95,3 +95,32 @@ func TestGoldenEdgeCases(t *testing.T) {
 		t.Fatalf("only %d cases", n)
 	}
 }
+
+// TestGoldenCorpus: lines, paragraphs, 16 KB chunks and random stress texts
+// with ids from js-tiktoken r50k_base (see gen_golden.mjs).
+func TestGoldenCorpus(t *testing.T) {
+	tok := testTokenizer(t)
+	kinds := map[string]int{}
+	bad := 0
+	for _, c := range readGolden(t, "golden_corpus.jsonl.gz") {
+		kinds[c.Kind]++
+		got := tok.Encode(c.Text)
+		if !slices.Equal(got, c.IDs) {
+			bad++
+			if bad <= 10 {
+				t.Errorf("%s: Encode(%.200q)\n got %v\nwant %v", c.Kind, c.Text, got, c.IDs)
+			}
+		}
+		if d := tok.Decode(c.IDs); d != c.Text {
+			t.Errorf("%s: Decode differs for %.80q", c.Kind, c.Text)
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d cases differ", bad)
+	}
+	for _, k := range []string{"line", "para", "chunk", "stress"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s cases", k)
+		}
+	}
+}
