@@ -17,6 +17,7 @@ type adamW struct {
 	m, v                           []float32
 	t                              int // updates applied so far
 	work                           []span
+	partial                        []float64 // per span, for the gradient norm
 }
 
 // span is a piece of the buffer updated by one goroutine; pieces never
@@ -32,6 +33,7 @@ func newAdamW(l *model.Layout, beta1, beta2, eps, weightDecay float64) *adamW {
 	a := &adamW{beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
 		m: make([]float32, l.Total), v: make([]float32, l.Total)}
 	a.work = spans(l)
+	a.partial = make([]float64, len(a.work))
 	return a
 }
 
@@ -77,7 +79,13 @@ func (a *adamW) update(params, grads []float32, lr float64, gscale float32) {
 // globalNorm is the L2 norm of the whole buffer, summed in a fixed order so
 // that it is the same run after run.
 func globalNorm(work []span, g []float32) float64 {
-	partial := make([]float64, len(work))
+	return sumSquares(work, g, make([]float64, len(work)))
+}
+
+// norm is globalNorm without allocating.
+func (a *adamW) norm(g []float32) float64 { return sumSquares(a.work, g, a.partial) }
+
+func sumSquares(work []span, g []float32, partial []float64) float64 {
 	parallel(len(work), func(i int) {
 		var s float64
 		for _, x := range g[work[i].lo:work[i].hi] {

@@ -204,7 +204,7 @@ func (l *loop) step() (record, error) {
 		return record{}, fmt.Errorf("step %d: the loss is %v; lower --lr (now %g) or check the data", l.st.Step+1, loss, l.o.LR)
 	}
 	grads := l.net.Grads()
-	norm := globalNorm(l.opt.work, grads)
+	norm := l.opt.norm(grads)
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return record{}, fmt.Errorf("step %d: the gradient norm is %v; lower --lr (now %g)", l.st.Step+1, norm, l.o.LR)
 	}
