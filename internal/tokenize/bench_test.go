@@ -1,0 +1,76 @@
+package tokenize
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// benchText is the golden corpus (prose, code, Indian PII-like records in
+// several scripts, stress texts) concatenated: about 1 MB.
+func benchText(b *testing.B) string {
+	b.Helper()
+	var sb strings.Builder
+	for _, c := range readGolden(&testing.T{}, "golden_corpus.jsonl.gz") {
+		sb.WriteString(c.Text)
+		sb.WriteString("\n\n")
+	}
+	return sb.String()
+}
+
+// BenchmarkEncode reports MB/s of input text: one-core runs the
+// single-goroutine path, all-cores the parallel Encode with GOMAXPROCS
+// goroutines; the -cold variants start every run with an empty word cache.
+func BenchmarkEncode(b *testing.B) {
+	tok, err := GPT2()
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := benchText(b)
+	b.Run("one-core", func(b *testing.B) {
+		e := tok.getEncoder()
+		dst := make([]int32, 0, len(text)/3)
+		b.SetBytes(int64(len(text)))
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			dst = e.encodeRange(dst[:0], text, 0, len(text))
+		}
+		b.ReportMetric(float64(len(dst))*float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+	})
+	b.Run("one-core-cold", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		for i := 0; i < b.N; i++ {
+			e := &encoder{t: tok, cache: map[string]uint64{}}
+			e.encodeRange(nil, text, 0, len(text))
+		}
+	})
+	b.Run("all-cores", func(b *testing.B) {
+		b.SetBytes(int64(len(text)))
+		for i := 0; i < b.N; i++ {
+			tok.Encode(text)
+		}
+		b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
+	})
+}
+
+func BenchmarkPack(b *testing.B) {
+	tok, err := GPT2()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ex [][]Segment
+	n := 0
+	for _, c := range readGolden(&testing.T{}, "golden_corpus.jsonl.gz") {
+		n += len(c.Text)
+		if len(ex)%2 == 0 {
+			ex = append(ex, []Segment{{Text: c.Text, Train: true}})
+		} else {
+			ex = append(ex, []Segment{{Text: "user: "}, {Text: c.Text}, {Text: "assistant: "}, {Text: c.Text, Train: true}})
+			n += len(c.Text)
+		}
+	}
+	b.SetBytes(int64(n))
+	for i := 0; i < b.N; i++ {
+		tok.Pack(ex, PackOptions{Seq: 1024})
+	}
+}
