@@ -3,11 +3,14 @@ package tokenize
 import (
 	"bufio"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -122,5 +125,28 @@ func TestGoldenCorpus(t *testing.T) {
 		if kinds[k] == 0 {
 			t.Errorf("no %s cases", k)
 		}
+	}
+}
+
+// TestGoldenWholeCorpus encodes the golden texts joined into one ~300 KB
+// document (the parallel path): js-tiktoken gives 123612 ids whose
+// comma-joined decimal form has this sha256.
+func TestGoldenWholeCorpus(t *testing.T) {
+	tok := testTokenizer(t)
+	var sb strings.Builder
+	for _, c := range readGolden(t, "golden_corpus.jsonl.gz") {
+		sb.WriteString(c.Text + "\n\n")
+	}
+	ids := tok.Encode(sb.String())
+	var s strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			s.WriteByte(',')
+		}
+		s.WriteString(strconv.Itoa(int(id)))
+	}
+	sum := sha256.Sum256([]byte(s.String()))
+	if len(ids) != 123612 || hex.EncodeToString(sum[:]) != "47736c9bfa4979b124eb5baa441681cfd591de14a10a5382feb96d3ebdd65073" {
+		t.Fatalf("%d ids, sha256 %x; want 123612 ids as js-tiktoken", len(ids), sum)
 	}
 }
