@@ -142,29 +142,55 @@ func (n *network) drop(layer, site int) nn.Dropout {
 
 // forward runs the network on n.ids and leaves the logits in n.logits.
 func (n *network) forward() {
-	N, C, I, L := n.N, n.C, n.I, n.cfg.NLayer
-	nn.EmbeddingForward(n.res[0], n.ids, n.wte, n.wpe, N, n.T, C)
-	n.drop(-1, siteEmbd).Apply(n.res[0], 0)
-	for l := 0; l < L; l++ {
-		p, a, x := &n.p[l], &n.acts[l], n.res[l]
-		nn.LayerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, p.ln1w, p.ln1b, N, C, n.eps)
-		nn.LinearForward(a.qkv, a.ln1, p.attnW, p.attnB, N, C, 3*C)
-		n.loraForward(l, modAttn, a.qkv, a.ln1)
-		n.attn.Drop = n.drop(l, siteAttn)
-		n.attn.Forward(a.atty, a.probs, a.qkv, n.s1)
-		nn.LinearForward(n.branch, a.atty, p.projW, p.projB, N, C, C)
-		n.loraForward(l, modProj, n.branch, a.atty)
-		nn.ResidualForward(a.mid, x, n.branch, n.drop(l, siteResidAttn))
-		nn.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.mid, p.ln2w, p.ln2b, N, C, n.eps)
-		nn.LinearForward(a.fc, a.ln2, p.fcW, p.fcB, N, C, I)
-		n.loraForward(l, modFC, a.fc, a.ln2)
-		nn.GELUForward(a.gelu, a.fc)
-		nn.LinearForward(n.branch, a.gelu, p.mlpW, p.mlpB, N, I, C)
-		n.loraForward(l, modMLP, n.branch, a.gelu)
-		nn.ResidualForward(n.res[l+1], a.mid, n.branch, n.drop(l, siteResidMLP))
+	n.embedForward()
+	for l := 0; l < n.cfg.NLayer; l++ {
+		n.layerForward(l)
 	}
+	n.headForward()
+}
+
+// backward propagates the gradient left in n.logits by loss(true, ...),
+// adding into n.grads (unless frozen) and the LoRA gradients.
+func (n *network) backward() {
+	n.headBackward()
+	for l := n.cfg.NLayer - 1; l >= 0; l-- {
+		if n.layerBackward(l) {
+			return
+		}
+	}
+	n.embedBackward()
+}
+
+func (n *network) embedForward() {
+	nn.EmbeddingForward(n.res[0], n.ids, n.wte, n.wpe, n.N, n.T, n.C)
+	n.drop(-1, siteEmbd).Apply(n.res[0], 0)
+}
+
+// layerForward runs block l: res[l] → res[l+1].
+func (n *network) layerForward(l int) {
+	N, C, I := n.N, n.C, n.I
+	p, a, x := &n.p[l], &n.acts[l], n.res[l]
+	nn.LayerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, p.ln1w, p.ln1b, N, C, n.eps)
+	nn.LinearForward(a.qkv, a.ln1, p.attnW, p.attnB, N, C, 3*C)
+	n.loraForward(l, modAttn, a.qkv, a.ln1)
+	n.attn.Drop = n.drop(l, siteAttn)
+	n.attn.Forward(a.atty, a.probs, a.qkv, n.s1)
+	nn.LinearForward(n.branch, a.atty, p.projW, p.projB, N, C, C)
+	n.loraForward(l, modProj, n.branch, a.atty)
+	nn.ResidualForward(a.mid, x, n.branch, n.drop(l, siteResidAttn))
+	nn.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.mid, p.ln2w, p.ln2b, N, C, n.eps)
+	nn.LinearForward(a.fc, a.ln2, p.fcW, p.fcB, N, C, I)
+	n.loraForward(l, modFC, a.fc, a.ln2)
+	nn.GELUForward(a.gelu, a.fc)
+	nn.LinearForward(n.branch, a.gelu, p.mlpW, p.mlpB, N, I, C)
+	n.loraForward(l, modMLP, n.branch, a.gelu)
+	nn.ResidualForward(n.res[l+1], a.mid, n.branch, n.drop(l, siteResidMLP))
+}
+
+// headForward is the final LayerNorm and the tied head: logits = ln_f(x)·wteᵀ.
+func (n *network) headForward() {
+	N, C, L := n.N, n.C, n.cfg.NLayer
 	nn.LayerNormForward(n.lnf, n.lnfMean, n.lnfRstd, n.res[L], n.lnfW, n.lnfB, N, C, n.eps)
-	// Tied head: logits = lnf · wteᵀ.
 	blas.Sgemm(false, true, N, n.V, C, 1, n.lnf, C, n.wte, C, 0, n.logits, n.V)
 }
 
@@ -178,10 +204,10 @@ func (n *network) loss(grad bool, scale float32) (float64, float64) {
 	return nn.CrossEntropy(d, n.logits, n.targets, n.mask, n.N, n.V, scale)
 }
 
-// backward propagates the gradient left in n.logits by loss(true, ...),
-// adding into n.grads (unless frozen) and the LoRA gradients.
-func (n *network) backward() {
-	N, C, I, V, L := n.N, n.C, n.I, n.V, n.cfg.NLayer
+// headBackward turns dlogits into dres = d res[L]; the tied head's wte
+// gradient is added here, the embedding's share in embedBackward.
+func (n *network) headBackward() {
+	N, C, V, L := n.N, n.C, n.V, n.cfg.NLayer
 	dlogits := n.logits
 	blas.Sgemm(false, false, N, C, V, 1, dlogits, V, n.wte, C, 0, n.dln, C)
 	if n.gwte != nil {
@@ -189,39 +215,49 @@ func (n *network) backward() {
 	}
 	clear(n.dres)
 	nn.LayerNormBackward(n.dres, n.glnfW, n.glnfB, n.dln, n.res[L], n.lnfW, n.lnfMean, n.lnfRstd, N, C)
-	for l := L - 1; l >= 0; l-- {
-		p, g, a := &n.p[l], &n.g[l], &n.acts[l]
-		// MLP half: res[l+1] = mid + drop(c_proj(gelu(c_fc(ln_2(mid)))))
-		db := n.residualGrad(l, siteResidMLP)
-		nn.LinearBackward(n.dfc, g.mlpW, g.mlpB, db, a.gelu, p.mlpW, N, I, C)
-		if n.loraBackward(l, modMLP, n.dfc, db, a.gelu) {
-			return
-		}
-		nn.GELUBackward(n.dfc, n.dfc, a.fc)
-		nn.LinearBackward(n.dln, g.fcW, g.fcB, n.dfc, a.ln2, p.fcW, N, C, I)
-		if n.loraBackward(l, modFC, n.dln, n.dfc, a.ln2) {
-			return
-		}
-		nn.LayerNormBackward(n.dres, g.ln2w, g.ln2b, n.dln, a.mid, p.ln2w, a.ln2Mean, a.ln2Rstd, N, C)
-		// Attention half: mid = x + drop(c_proj(attn(c_attn(ln_1(x)))))
-		db = n.residualGrad(l, siteResidAttn)
-		nn.LinearBackward(n.datty, g.projW, g.projB, db, a.atty, p.projW, N, C, C)
-		if n.loraBackward(l, modProj, n.datty, db, a.atty) {
-			return
-		}
-		n.attn.Drop = n.drop(l, siteAttn)
-		n.attn.Backward(n.dqkv, n.datty, a.probs, a.qkv, n.s1, n.s2)
-		nn.LinearBackward(n.dln, g.attnW, g.attnB, n.dqkv, a.ln1, p.attnW, N, C, 3*C)
-		if n.loraBackward(l, modAttn, n.dln, n.dqkv, a.ln1) {
-			return
-		}
-		nn.LayerNormBackward(n.dres, g.ln1w, g.ln1b, n.dln, n.res[l], p.ln1w, a.ln1Mean, a.ln1Rstd, N, C)
+}
+
+// layerBackward turns dres = d res[l+1] into d res[l] in place and adds
+// block l's parameter gradients. It reports true when nothing below is
+// trained (frozen base, lowest adapter done).
+func (n *network) layerBackward(l int) bool {
+	N, C, I := n.N, n.C, n.I
+	p, g, a := &n.p[l], &n.g[l], &n.acts[l]
+	// MLP half: res[l+1] = mid + drop(c_proj(gelu(c_fc(ln_2(mid)))))
+	db := n.residualGrad(l, siteResidMLP)
+	nn.LinearBackward(n.dfc, g.mlpW, g.mlpB, db, a.gelu, p.mlpW, N, I, C)
+	if n.loraBackward(l, modMLP, n.dfc, db, a.gelu) {
+		return true
 	}
+	nn.GELUBackward(n.dfc, n.dfc, a.fc)
+	nn.LinearBackward(n.dln, g.fcW, g.fcB, n.dfc, a.ln2, p.fcW, N, C, I)
+	if n.loraBackward(l, modFC, n.dln, n.dfc, a.ln2) {
+		return true
+	}
+	nn.LayerNormBackward(n.dres, g.ln2w, g.ln2b, n.dln, a.mid, p.ln2w, a.ln2Mean, a.ln2Rstd, N, C)
+	// Attention half: mid = x + drop(c_proj(attn(c_attn(ln_1(x)))))
+	db = n.residualGrad(l, siteResidAttn)
+	nn.LinearBackward(n.datty, g.projW, g.projB, db, a.atty, p.projW, N, C, C)
+	if n.loraBackward(l, modProj, n.datty, db, a.atty) {
+		return true
+	}
+	n.attn.Drop = n.drop(l, siteAttn)
+	n.attn.Backward(n.dqkv, n.datty, a.probs, a.qkv, n.s1, n.s2)
+	nn.LinearBackward(n.dln, g.attnW, g.attnB, n.dqkv, a.ln1, p.attnW, N, C, 3*C)
+	if n.loraBackward(l, modAttn, n.dln, n.dqkv, a.ln1) {
+		return true
+	}
+	nn.LayerNormBackward(n.dres, g.ln1w, g.ln1b, n.dln, n.res[l], p.ln1w, a.ln1Mean, a.ln1Rstd, N, C)
+	return false
+}
+
+// embedBackward scatters dres into the embedding gradients.
+func (n *network) embedBackward() {
 	if n.grads == nil {
 		return
 	}
 	n.drop(-1, siteEmbd).Apply(n.dres, 0)
-	nn.EmbeddingBackward(n.gwte, n.gwpe, n.dres, n.ids, N, n.T, C)
+	nn.EmbeddingBackward(n.gwte, n.gwpe, n.dres, n.ids, n.N, n.T, n.C)
 }
 
 // residualGrad returns the gradient of a residual branch: dres itself, or

@@ -45,6 +45,7 @@ type loraState struct {
 	lowest, first int               // layer and module of the adapter backward reaches last
 	lay           *Layout
 	params, grads []float32
+	ranges        [][2]int  // per layer: its adapters' span of params
 	dxd           []float32 // [N,max in] scratch for dropout's backward
 }
 
@@ -96,12 +97,14 @@ func newLoRA(cfg Config, lc LoRAConfig, N int, seed int64) (*loraState, error) {
 		s.lay.Total += shape[0] * shape[1]
 	}
 	for l := 0; l < cfg.NLayer; l++ {
+		s.ranges = append(s.ranges, [2]int{s.lay.Total, 0})
 		for m := 0; m < nMods; m++ {
 			if on[m] {
 				add(fmt.Sprintf("h.%d.%s.lora_A.weight", l, modNames[m]), r, dims[m][0])
 				add(fmt.Sprintf("h.%d.%s.lora_B.weight", l, modNames[m]), dims[m][1], r)
 			}
 		}
+		s.ranges[l][1] = s.lay.Total
 	}
 	s.params = make([]float32, s.lay.Total)
 	s.grads = make([]float32, s.lay.Total)
@@ -196,3 +199,6 @@ func (s *loraState) merge(cfg Config, lay *Layout, params []float32) {
 		}
 	}
 }
+
+// layerRange is the span of layer l's adapters in the LoRA buffers.
+func (s *loraState) layerRange(l int) (lo, hi int) { return s.ranges[l][0], s.ranges[l][1] }

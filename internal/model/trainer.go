@@ -17,12 +17,13 @@ type TrainOptions struct {
 // Every buffer (activations, gradients) is allocated once in NewTrainer.
 // With LoRA the base weights in m.Params are frozen and get no gradients.
 type Trainer struct {
-	m    *Model
-	o    TrainOptions
-	net  *network
-	lay  *Layout // trainable tensors
-	buf  []float32
-	grad []float32
+	m     *Model
+	o     TrainOptions
+	net   *network
+	spine *spine
+	lay   *Layout // trainable tensors
+	buf   []float32
+	grad  []float32
 }
 
 // NewTrainer plans the network for o.Batch x o.Seq tokens.
@@ -50,6 +51,10 @@ func NewTrainer(m *Model, o TrainOptions) (*Trainer, error) {
 		t.lay, t.buf, t.grad = ls.lay, ls.params, ls.grads
 	}
 	t.net.seed = uint64(o.Seed)
+	var err error
+	if t.spine, err = newSpine(t.net); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -87,10 +92,7 @@ func (t *Trainer) Step(inputs, targets []int32, mask []float32, scale float32, d
 		return 0, 0, err
 	}
 	t.net.dropOn, t.net.key = t.o.Dropout, dropoutKey
-	t.net.forward()
-	lossSum, count = t.net.loss(true, scale)
-	t.net.backward()
-	return lossSum, count, nil
+	return t.spine.run(true, scale)
 }
 
 // Eval runs the forward pass without dropout and returns the masked loss sum
@@ -100,9 +102,7 @@ func (t *Trainer) Eval(inputs, targets []int32, mask []float32) (lossSum, count 
 		return 0, 0, err
 	}
 	t.net.dropOn = false
-	t.net.forward()
-	lossSum, count = t.net.loss(false, 0)
-	return lossSum, count, nil
+	return t.spine.run(false, 0)
 }
 
 // Logits returns the logits [Batch*Seq, vocab] of the last Eval (views the
