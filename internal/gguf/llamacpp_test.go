@@ -46,6 +46,7 @@ type llamaRequest struct {
 	Vocab       int      `json:"vocab"`
 	Prompt      []int32  `json:"prompt"`
 	Greedy      int      `json:"greedy"`
+	GreedyFrom  []int32  `json:"greedy_prompt,omitempty"`
 	LogitsOut   string   `json:"logits_out,omitempty"`
 	Tokenize    []string `json:"tokenize,omitempty"`
 	Bench       int      `json:"bench,omitempty"`

@@ -3,7 +3,8 @@
 // it, for internal/gguf's integration test:
 //   node llamacpp.mjs REQUEST.json
 // REQUEST: {"node_modules": dir holding node-llama-cpp, "model": path.gguf,
-//   "context": n, "prompt": [token ids], "greedy": n tokens to generate,
+//   "context": n, "prompt": [token ids], "greedy": n tokens to generate
+//   after "greedy_prompt" (default: prompt),
 //   "logits_out": path for float32 logits [len(prompt), vocab],
 //   "tokenize": [strings], "bench": n tokens to time (0: none)}
 // Prints one JSON object on stdout.
@@ -47,7 +48,7 @@ if (req.logits_out) {
 // Greedy continuation.
 if (req.greedy > 0) {
   const gen = [];
-  for await (const tok of seq.evaluate(req.prompt, { temperature: 0 })) {
+  for await (const tok of seq.evaluate(req.greedy_prompt || req.prompt, { temperature: 0 })) {
     gen.push(tok);
     if (gen.length >= req.greedy) break;
   }
