@@ -54,6 +54,8 @@ func rawOf(s string) ([]byte, bool) {
 // added tokens that are not byte-level text (they are still ids of the
 // vocabulary, decoded as their literal content).
 func newTokenizer(vocabName string, vocab map[string]int, special map[string]int) (*Tokenizer, error) {
+
+	initClasses()
 	t := &Tokenizer{vocab: make(map[string]int32, len(vocab)), pre: gpt2PreTokenizer, eos: -1}
 	maxID := -1
 	for s, id := range vocab {

@@ -1,6 +1,7 @@
 package tokenize
 
 import (
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -55,17 +56,43 @@ func classAt(s string, i int) (uint8, int) {
 		return asciiClass[b], 1
 	}
 	r, n := utf8.DecodeRuneInString(s[i:])
-	switch {
-	case r == utf8.RuneError && n == 1:
-		return clsOther, 1
-	case unicode.IsLetter(r):
-		return clsLetter, n
-	case unicode.IsNumber(r):
-		return clsNumber, n
-	case unicode.IsSpace(r): // exactly White_Space, like \s in the reference
-		return clsSpace, n
+	if n == 1 {
+		return clsOther, 1 // not UTF-8
 	}
-	return clsOther, n
+	if r < 1<<16 {
+		return (*bmpClass)[r], n
+	}
+	return runeClass(r), n
+}
+
+func runeClass(r rune) uint8 {
+	switch {
+	case unicode.IsLetter(r):
+		return clsLetter
+	case unicode.IsNumber(r):
+		return clsNumber
+	case unicode.IsSpace(r): // exactly White_Space, like \s in the reference
+		return clsSpace
+	}
+	return clsOther
+}
+
+// bmpClass caches runeClass for the Basic Multilingual Plane; Indian
+// scripts and CJK text classify several times faster than through the
+// unicode range tables. It is built with the first tokenizer.
+var (
+	bmpClass     *[1 << 16]uint8
+	bmpClassOnce sync.Once
+)
+
+func initClasses() {
+	bmpClassOnce.Do(func() {
+		var c [1 << 16]uint8
+		for r := range c {
+			c[r] = runeClass(rune(r))
+		}
+		bmpClass = &c
+	})
 }
 
 func gpt2Next(s string, i int) int {
@@ -94,6 +121,13 @@ func gpt2Next(s string, i int) int {
 	}
 	if cls != clsSpace {
 		for j < len(s) {
+			if b := s[j]; b < utf8.RuneSelf {
+				if asciiClass[b] != cls {
+					break
+				}
+				j++
+				continue
+			}
 			c, m := classAt(s, j)
 			if c != cls {
 				break
