@@ -162,8 +162,9 @@ func Build(cfg model.Config, layout *model.Layout, params []float32, v Vocab, o 
 		// Without these llama.cpp silently uses token 11 (",").
 		{"tokenizer.ggml.bos_token_id", u32(v.BOS)},
 		{"tokenizer.ggml.eos_token_id", u32(v.EOS)},
-		// GPT-2 was trained, and llmtune fine-tunes, without a BOS prefix.
-		{"tokenizer.ggml.add_bos_token", false},
+		// llmtune trains every example as <|endoftext|> text <|endoftext|>
+		// (tokenize.Pack), so prompts get the same <|endoftext|> prefix.
+		{"tokenizer.ggml.add_bos_token", true},
 		{"tokenizer.ggml.add_eos_token", false},
 		{"tokenizer.chat_template", ChatTemplate},
 	}

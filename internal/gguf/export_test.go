@@ -179,6 +179,8 @@ func TestBuildGPT2(t *testing.T) {
 				"tokenizer.ggml.tokens":             v.Tokens,
 				"tokenizer.ggml.token_type":         v.Types,
 				"tokenizer.ggml.merges":             v.Merges,
+				"tokenizer.ggml.add_bos_token":      true,
+				"tokenizer.ggml.add_eos_token":      false,
 			} {
 				if got, ok := f.Get(k); !ok || !reflect.DeepEqual(got, w) {
 					t.Errorf("%s = %#v, want %#v", k, got, w)
