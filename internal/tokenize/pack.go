@@ -46,6 +46,7 @@ func (t *Tokenizer) Pack(examples [][]Segment, o PackOptions) ([]Block, PackStat
 	toks, masks := t.encodeExamples(examples, o.TrainOnPrompt)
 
 	var blocks []Block
+	ones := onesFor(o.Seq)
 	var stream []int32 // tokens of joined documents not yet in a block, starting with the next block's first input
 	emit := func(seq []int32, mask []float32) {
 		// seq has up to Seq+1 tokens; mask[i] belongs to seq[i+1].
@@ -67,7 +68,6 @@ func (t *Tokenizer) Pack(examples [][]Segment, o PackOptions) ([]Block, PackStat
 		st.Blocks++
 		blocks = append(blocks, b)
 	}
-	var ones []float32
 	for i, ex := range examples {
 		if len(toks[i]) <= 1 {
 			continue // empty: nothing but the leading EOS
@@ -78,16 +78,12 @@ func (t *Tokenizer) Pack(examples [][]Segment, o PackOptions) ([]Block, PackStat
 			} else {
 				stream = append(stream, toks[i][1:]...) // the previous document's EOS leads this one
 			}
-			for len(stream) >= o.Seq+1 {
-				if len(ones) < o.Seq {
-					ones = make([]float32, o.Seq)
-					for k := range ones {
-						ones[k] = 1
-					}
-				}
-				emit(stream[:o.Seq+1], ones)
-				stream = append(stream[:0], stream[o.Seq:]...)
+			at := 0
+			for len(stream)-at >= o.Seq+1 {
+				emit(stream[at:at+o.Seq+1], ones)
+				at += o.Seq
 			}
+			stream = append(stream[:0], stream[at:]...)
 			continue
 		}
 		seq, mask := toks[i], masks[i]
@@ -98,15 +94,17 @@ func (t *Tokenizer) Pack(examples [][]Segment, o PackOptions) ([]Block, PackStat
 		emit(seq, mask)
 	}
 	if len(stream) > 1 {
-		if len(ones) < o.Seq {
-			ones = make([]float32, o.Seq)
-			for k := range ones {
-				ones[k] = 1
-			}
-		}
 		emit(stream, ones)
 	}
 	return blocks, st
+}
+
+func onesFor(n int) []float32 {
+	ones := make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	return ones
 }
 
 func allTrained(ex []Segment) bool {
@@ -151,7 +149,12 @@ func (e *encoder) example(segs []Segment, trainOnPrompt bool) ([]int32, []float3
 	if text == "" {
 		return []int32{t.eos}, nil
 	}
-	ids := append(e.encodeRange([]int32{t.eos}, text, 0, len(text)), t.eos)
+	var ids []int32
+	if len(text) >= parallelMin {
+		ids = append(append([]int32{t.eos}, t.Encode(text)...), t.eos) // one huge document: use all cores
+	} else {
+		ids = append(e.encodeRange([]int32{t.eos}, text, 0, len(text)), t.eos)
+	}
 	mask := make([]float32, len(ids)-1)
 	// A token is trained when it overlaps a trained segment.
 	starts, ends := make([]int, len(segs)), make([]int, len(segs))

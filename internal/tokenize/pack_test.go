@@ -1,6 +1,7 @@
 package tokenize
 
 import (
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -129,14 +130,24 @@ func TestPackLongDocumentSpansBlocks(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		text += "Hello world"
 	}
-	blocks, st := tok.Pack([][]Segment{{{Text: text, Train: true}}}, PackOptions{Seq: 16})
-	// tok_ref.mjs: the text is 100 tokens; EOS + 100 + EOS = 102 tokens: 101 targets, 16 per block.
-	if st.Tokens != 101 || st.TrainedTokens != 101 || st.Truncated != 0 || st.Blocks != 7 || len(blocks) != 7 {
-		t.Fatalf("stats %+v", st)
-	}
-	for i := 1; i < len(blocks); i++ {
-		if blocks[i].Inputs[0] != blocks[i-1].Targets[15] {
-			t.Fatalf("block %d does not continue block %d", i, i-1)
+	check := func(name string) {
+		blocks, st := tok.Pack([][]Segment{{{Text: text, Train: true}}}, PackOptions{Seq: 16})
+		// tok_ref.mjs: the text is 100 tokens; EOS + 100 + EOS = 102 tokens: 101 targets, 16 per block.
+		if st.Tokens != 101 || st.TrainedTokens != 101 || st.Truncated != 0 || st.Blocks != 7 || len(blocks) != 7 {
+			t.Fatalf("%s: stats %+v", name, st)
+		}
+		for i := 1; i < len(blocks); i++ {
+			if blocks[i].Inputs[0] != blocks[i-1].Targets[15] {
+				t.Fatalf("%s: block %d does not continue block %d", name, i, i-1)
+			}
+		}
+		if blocks[0].Inputs[0] != E || blocks[0].Inputs[1] != 15496 || blocks[6].Targets[4] != E || blocks[6].Mask[4] != 1 || blocks[6].Mask[5] != 0 {
+			t.Fatalf("%s: ends wrong: %v / %v %v", name, blocks[0].Inputs, blocks[6].Targets, blocks[6].Mask)
 		}
 	}
+	check("sequential")
+	defer func(pm, cs int) { parallelMin, chunkSize = pm, cs }(parallelMin, chunkSize)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	parallelMin, chunkSize = 64, 40
+	check("parallel chunks")
 }
