@@ -2,7 +2,13 @@ package model
 
 import (
 	"math/rand"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/llmtune/llmtune/internal/blas"
+	"github.com/llmtune/llmtune/internal/nn"
 )
 
 // randomModel is a model with HF-like random weights (N(0,0.02), LayerNorm
@@ -33,12 +39,20 @@ func randomModel(tb testing.TB, preset string) *Model {
 }
 
 func benchTrain(b *testing.B, preset string, lora *LoRAConfig) {
+	b.Run("go-threads", func(b *testing.B) { benchTrainWith(b, preset, lora, 1) })
+	// OpenBLAS's own threads instead (the kernels then run attention serially).
+	b.Run("openblas-threads", func(b *testing.B) { benchTrainWith(b, preset, lora, runtime.GOMAXPROCS(0)) })
+}
+
+func benchTrainWith(b *testing.B, preset string, lora *LoRAConfig, blasThreads int) {
 	const batch, seq = 4, 128
 	m := randomModel(b, preset)
 	tr, err := NewTrainer(m, TrainOptions{Batch: batch, Seq: seq, Dropout: true, LoRA: lora, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
+	blas.SetThreads(blasThreads)
+	defer nn.UseGoThreads()
 	n := batch * seq
 	in, tg := make([]int32, n), make([]int32, n)
 	rng := rand.New(rand.NewSource(2))
@@ -49,6 +63,7 @@ func benchTrain(b *testing.B, preset string, lora *LoRAConfig) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	cpu0 := cpuSeconds()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, _, err := tr.Step(in, tg, nil, 1/float32(n), uint64(i+1)); err != nil {
@@ -56,6 +71,9 @@ func benchTrain(b *testing.B, preset string, lora *LoRAConfig) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tokens/s")
+	// Process CPU time per step is less sensitive than wall time to the other
+	// jobs on a shared machine (it still counts OpenBLAS's spin-waiting).
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/step")
 }
 
 // BenchmarkTrainStep124M is one forward+backward of GPT-2 124M at batch 4 x
@@ -66,4 +84,12 @@ func BenchmarkTrainStep124M(b *testing.B) { benchTrain(b, "gpt2-124m", nil) }
 // BenchmarkTrainStep124MLoRA is the same with LoRA r=8 on c_attn.
 func BenchmarkTrainStep124MLoRA(b *testing.B) {
 	benchTrain(b, "gpt2-124m", &LoRAConfig{Rank: 8, Alpha: 16})
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

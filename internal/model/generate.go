@@ -47,6 +47,7 @@ func Generate(ctx context.Context, m *Model, prompt []int32, o GenerateOptions, 
 		return nil, nil
 	}
 	maxLen := min(P, len(prompt)+o.MaxTokens)
+	nn.UseGoThreads()
 	d := newDecoder(m, maxLen, len(prompt))
 	s := newSampler(o, m.Config.VocabSize)
 	for _, id := range prompt {

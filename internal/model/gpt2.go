@@ -3,7 +3,6 @@ package model
 import (
 	"fmt"
 
-	"github.com/llmtune/llmtune/internal/blas"
 	"github.com/llmtune/llmtune/internal/nn"
 )
 
@@ -191,7 +190,7 @@ func (n *network) layerForward(l int) {
 func (n *network) headForward() {
 	N, C, L := n.N, n.C, n.cfg.NLayer
 	nn.LayerNormForward(n.lnf, n.lnfMean, n.lnfRstd, n.res[L], n.lnfW, n.lnfB, N, C, n.eps)
-	blas.Sgemm(false, true, N, n.V, C, 1, n.lnf, C, n.wte, C, 0, n.logits, n.V)
+	nn.Gemm(false, true, N, n.V, C, 1, n.lnf, C, n.wte, C, 0, n.logits, n.V)
 }
 
 // loss computes the masked cross-entropy; with grad it leaves
@@ -209,9 +208,9 @@ func (n *network) loss(grad bool, scale float32) (float64, float64) {
 func (n *network) headBackward() {
 	N, C, V, L := n.N, n.C, n.V, n.cfg.NLayer
 	dlogits := n.logits
-	blas.Sgemm(false, false, N, C, V, 1, dlogits, V, n.wte, C, 0, n.dln, C)
+	nn.Gemm(false, false, N, C, V, 1, dlogits, V, n.wte, C, 0, n.dln, C)
 	if n.gwte != nil {
-		blas.Sgemm(true, false, V, C, N, 1, dlogits, V, n.lnf, C, 1, n.gwte, C)
+		nn.Gemm(true, false, V, C, N, 1, dlogits, V, n.lnf, C, 1, n.gwte, C)
 	}
 	clear(n.dres)
 	nn.LayerNormBackward(n.dres, n.glnfW, n.glnfB, n.dln, n.res[L], n.lnfW, n.lnfMean, n.lnfRstd, N, C)

@@ -6,7 +6,6 @@ import (
 	"math/rand"
 	"strings"
 
-	"github.com/llmtune/llmtune/internal/blas"
 	"github.com/llmtune/llmtune/internal/nn"
 )
 
@@ -159,8 +158,8 @@ func (s *loraState) forward(n *network, ad *adapter, y, x []float32) {
 		d.Apply(ad.xd, 0)
 		x = ad.xd
 	}
-	blas.Sgemm(false, true, N, r, ad.in, 1, x, ad.in, ad.a, ad.in, 0, ad.u, r)
-	blas.Sgemm(false, true, N, ad.out, r, s.scaling, ad.u, r, ad.b, r, 1, y, ad.out)
+	nn.Gemm(false, true, N, r, ad.in, 1, x, ad.in, ad.a, ad.in, 0, ad.u, r)
+	nn.Gemm(false, true, N, ad.out, r, s.scaling, ad.u, r, ad.b, r, 1, y, ad.out)
 }
 
 // backward adds the adapter's gradients and its share of dx.
@@ -172,15 +171,15 @@ func (s *loraState) backward(n *network, ad *adapter, dx, dy, x []float32) {
 	if d.Active() {
 		x = ad.xd
 	}
-	blas.Sgemm(true, false, ad.out, r, N, s.scaling, dy, ad.out, ad.u, r, 1, ad.gb, r)
-	blas.Sgemm(false, false, N, r, ad.out, s.scaling, dy, ad.out, ad.b, r, 0, ad.du, r)
-	blas.Sgemm(true, false, r, ad.in, N, 1, ad.du, r, x, ad.in, 1, ad.ga, ad.in)
+	nn.Gemm(true, false, ad.out, r, N, s.scaling, dy, ad.out, ad.u, r, 1, ad.gb, r)
+	nn.Gemm(false, false, N, r, ad.out, s.scaling, dy, ad.out, ad.b, r, 0, ad.du, r)
+	nn.Gemm(true, false, r, ad.in, N, 1, ad.du, r, x, ad.in, 1, ad.ga, ad.in)
 	if !d.Active() {
-		blas.Sgemm(false, false, N, ad.in, r, 1, ad.du, r, ad.a, ad.in, 1, dx, ad.in)
+		nn.Gemm(false, false, N, ad.in, r, 1, ad.du, r, ad.a, ad.in, 1, dx, ad.in)
 		return
 	}
 	tmp := s.dxd[:N*ad.in]
-	blas.Sgemm(false, false, N, ad.in, r, 1, ad.du, r, ad.a, ad.in, 0, tmp, ad.in)
+	nn.Gemm(false, false, N, ad.in, r, 1, ad.du, r, ad.a, ad.in, 0, tmp, ad.in)
 	d.Apply(tmp, 0)
 	for i, v := range tmp {
 		dx[i] += v
@@ -195,7 +194,7 @@ func (s *loraState) merge(cfg Config, lay *Layout, params []float32) {
 				continue
 			}
 			t, _ := lay.Lookup(fmt.Sprintf("h.%d.%s.weight", l, modNames[m]))
-			blas.Sgemm(true, true, ad.in, ad.out, s.r, s.scaling, ad.a, ad.in, ad.b, s.r, 1, t.Slice(params), ad.out)
+			nn.Gemm(true, true, ad.in, ad.out, s.r, s.scaling, ad.a, ad.in, ad.b, s.r, 1, t.Slice(params), ad.out)
 		}
 	}
 }

@@ -3,6 +3,8 @@ package model
 import (
 	"errors"
 	"fmt"
+
+	"github.com/llmtune/llmtune/internal/nn"
 )
 
 // TrainOptions fixes the shape a Trainer is planned for.
@@ -38,6 +40,7 @@ func NewTrainer(m *Model, o TrainOptions) (*Trainer, error) {
 		return nil, fmt.Errorf("sequence length %d exceeds the model's n_positions %d", o.Seq, m.Config.NPositions)
 	}
 	t := &Trainer{m: m, o: o}
+	nn.UseGoThreads()
 	if o.LoRA == nil {
 		t.lay, t.buf, t.grad = m.Layout, m.Params, make([]float32, m.Layout.Total)
 		t.net = newNetwork(m.Config, m.Layout, m.Params, t.grad, o.Batch, o.Seq)

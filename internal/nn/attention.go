@@ -22,62 +22,48 @@ func (a *Attention) c() int { return a.H * a.D }
 
 // Forward writes out and probs; scratch [B, H, T, T] holds the dropped
 // probabilities when attention dropout is active (else it may be nil).
+// Each (batch, head) pair is one task: two small GEMMs and the softmax rows
+// between them stay in one core's cache.
 func (a *Attention) Forward(out, probs, qkv, scratch []float32) {
 	B, T, H, D, C := a.B, a.T, a.H, a.D, a.c()
 	scale := float32(1 / math.Sqrt(float64(D)))
 	tt := T * T
-	for b := 0; b < B; b++ {
-		for h := 0; h < H; h++ {
+	parallelBLAS(B*H, T*T*D, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/H, bh%H
 			q := qkv[b*T*3*C+h*D:]
 			k := qkv[b*T*3*C+C+h*D:]
-			blas.Sgemm(false, true, T, T, D, scale, q, 3*C, k, 3*C, 0, probs[(b*H+h)*tt:], T)
-		}
-	}
-	Parallel(B*H*T, T, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			causalSoftmax(probs[r*T:r*T+T], r%T)
-		}
-	})
-	if a.Drop.Active() {
-		a.dropped(scratch, probs)
-		a.weighted(out, scratch, qkv)
-		return
-	}
-	a.weighted(out, probs, qkv)
-}
-
-// dropped writes pd = dropout(p) over the lower triangle.
-func (a *Attention) dropped(pd, p []float32) {
-	T := a.T
-	d := a.Drop
-	th, sc := d.threshold(), 1/(1-d.P)
-	Parallel(a.B*a.H*T, T, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			i := r % T
-			base := r * T
-			for j := 0; j <= i; j++ {
-				if Rand32(d.Seed, d.Key, d.Stream, uint64(base+j)) < th {
-					pd[base+j] = 0
-				} else {
-					pd[base+j] = p[base+j] * sc
-				}
-			}
-			for j := i + 1; j < T; j++ {
-				pd[base+j] = 0
-			}
-		}
-	})
-}
-
-// weighted writes out[b, :, h] = P[b, h] · V[b, :, h].
-func (a *Attention) weighted(out, p, qkv []float32) {
-	B, T, H, D, C := a.B, a.T, a.H, a.D, a.c()
-	tt := T * T
-	for b := 0; b < B; b++ {
-		for h := 0; h < H; h++ {
 			v := qkv[b*T*3*C+2*C+h*D:]
-			blas.Sgemm(false, false, T, D, T, 1, p[(b*H+h)*tt:], T, v, 3*C, 0, out[b*T*C+h*D:], C)
+			p := probs[bh*tt : (bh+1)*tt]
+			blas.Sgemm(false, true, T, T, D, scale, q, 3*C, k, 3*C, 0, p, T)
+			for i := 0; i < T; i++ {
+				causalSoftmax(p[i*T:i*T+T], i)
+			}
+			if a.Drop.Active() {
+				pd := scratch[bh*tt : (bh+1)*tt]
+				a.dropRows(pd, p, bh*tt)
+				p = pd
+			}
+			blas.Sgemm(false, false, T, D, T, 1, p, T, v, 3*C, 0, out[b*T*C+h*D:], C)
 		}
+	})
+}
+
+// dropRows writes pd = dropout(p) for one (batch, head) block whose first
+// element is element base of the site.
+func (a *Attention) dropRows(pd, p []float32, base int) {
+	T, d := a.T, a.Drop
+	th, sc := d.threshold(), 1/(1-d.P)
+	for i := 0; i < T; i++ {
+		r := i * T
+		for j := 0; j <= i; j++ {
+			if Rand32(d.Seed, d.Key, d.Stream, uint64(base+r+j)) < th {
+				pd[r+j] = 0
+			} else {
+				pd[r+j] = p[r+j] * sc
+			}
+		}
+		clear(pd[r+i+1 : r+T])
 	}
 }
 
@@ -92,7 +78,7 @@ func causalSoftmax(row []float32, i int) {
 	}
 	var s float32
 	for j := 0; j <= i; j++ {
-		e := float32(math.Exp(float64(row[j] - mx)))
+		e := expf(row[j] - mx)
 		row[j] = e
 		s += e
 	}
@@ -100,9 +86,7 @@ func causalSoftmax(row []float32, i int) {
 	for j := 0; j <= i; j++ {
 		row[j] *= inv
 	}
-	for j := i + 1; j < len(row); j++ {
-		row[j] = 0
-	}
+	clear(row[i+1:])
 }
 
 // Backward writes dqkv from dout. s1, s2: [B, H, T, T] scratch.
@@ -112,61 +96,62 @@ func (a *Attention) Backward(dqkv, dout, probs, qkv, s1, s2 []float32) {
 	B, T, H, D, C := a.B, a.T, a.H, a.D, a.c()
 	scale := float32(1 / math.Sqrt(float64(D)))
 	tt := T * T
-	pd := probs
-	if a.Drop.Active() {
-		a.dropped(s1, probs)
-		pd = s1
-	}
-	dp := s2
-	for b := 0; b < B; b++ {
-		for h := 0; h < H; h++ {
-			v := qkv[b*T*3*C+2*C+h*D:]
-			do := dout[b*T*C+h*D:]
-			// dPd = dOut·Vᵀ ; dV = Pdᵀ·dOut
-			blas.Sgemm(false, true, T, T, D, 1, do, C, v, 3*C, 0, dp[(b*H+h)*tt:], T)
-			blas.Sgemm(true, false, T, D, T, 1, pd[(b*H+h)*tt:], T, do, C, 0, dqkv[b*T*3*C+2*C+h*D:], 3*C)
-		}
-	}
 	d := a.Drop
 	th, dsc := d.threshold(), 1/(1-d.P)
-	// dS = P ⊙ (dP − rowsum(P ⊙ dP)), written into s1 (pd is no longer needed).
-	ds := s1
-	Parallel(B*H*T, T, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			i := r % T
-			base := r * T
-			p, g, o := probs[base:base+T], dp[base:base+T], ds[base:base+T]
-			if d.Active() {
-				for j := 0; j <= i; j++ {
-					if Rand32(d.Seed, d.Key, d.Stream, uint64(base+j)) < th {
-						g[j] = 0
-					} else {
-						g[j] *= dsc
-					}
-				}
-			}
-			var s float32
-			for j := 0; j <= i; j++ {
-				s += p[j] * g[j]
-			}
-			for j := 0; j <= i; j++ {
-				o[j] = p[j] * (g[j] - s)
-			}
-			for j := i + 1; j < T; j++ {
-				o[j] = 0
-			}
-		}
-	})
-	for b := 0; b < B; b++ {
-		for h := 0; h < H; h++ {
+	parallelBLAS(B*H, 2*T*T*D, func(lo, hi int) {
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/H, bh%H
 			q := qkv[b*T*3*C+h*D:]
 			k := qkv[b*T*3*C+C+h*D:]
-			dsh := ds[(b*H+h)*tt:]
+			v := qkv[b*T*3*C+2*C+h*D:]
+			do := dout[b*T*C+h*D:]
+			p := probs[bh*tt : (bh+1)*tt]
+			pd, dp := p, s2[bh*tt:(bh+1)*tt]
+			if d.Active() {
+				pd = s1[bh*tt : (bh+1)*tt]
+				a.dropRows(pd, p, bh*tt)
+			}
+			// dPd = dOut·Vᵀ ; dV = Pdᵀ·dOut
+			blas.Sgemm(false, true, T, T, D, 1, do, C, v, 3*C, 0, dp, T)
+			blas.Sgemm(true, false, T, D, T, 1, pd, T, do, C, 0, dqkv[b*T*3*C+2*C+h*D:], 3*C)
+			// dS = P ⊙ (dP − rowsum(P ⊙ dP)), written over dP.
+			for i := 0; i < T; i++ {
+				r := i * T
+				g := dp[r : r+T]
+				if d.Active() {
+					for j := 0; j <= i; j++ {
+						if Rand32(d.Seed, d.Key, d.Stream, uint64(bh*tt+r+j)) < th {
+							g[j] = 0
+						} else {
+							g[j] *= dsc
+						}
+					}
+				}
+				pr := p[r : r+T]
+				var s float32
+				for j := 0; j <= i; j++ {
+					s += pr[j] * g[j]
+				}
+				for j := 0; j <= i; j++ {
+					g[j] = pr[j] * (g[j] - s)
+				}
+				clear(g[i+1:])
+			}
 			// dQ = scale·dS·K ; dK = scale·dSᵀ·Q
-			blas.Sgemm(false, false, T, D, T, scale, dsh, T, k, 3*C, 0, dqkv[b*T*3*C+h*D:], 3*C)
-			blas.Sgemm(true, false, T, D, T, scale, dsh, T, q, 3*C, 0, dqkv[b*T*3*C+C+h*D:], 3*C)
+			blas.Sgemm(false, false, T, D, T, scale, dp, T, k, 3*C, 0, dqkv[b*T*3*C+h*D:], 3*C)
+			blas.Sgemm(true, false, T, D, T, scale, dp, T, q, 3*C, 0, dqkv[b*T*3*C+C+h*D:], 3*C)
 		}
+	})
+}
+
+// parallelBLAS is Parallel for tasks that call SGEMM: serial when OpenBLAS
+// runs its own threads, so that the two kinds of workers never stack.
+func parallelBLAS(n, cost int, fn func(lo, hi int)) {
+	if blas.Threads() > 1 {
+		fn(0, n)
+		return
 	}
+	Parallel(n, cost, fn)
 }
 
 // AttendCached is causal attention for n new positions pos..pos+n-1 against

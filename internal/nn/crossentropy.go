@@ -39,11 +39,11 @@ func CrossEntropy(dlogits, logits []float32, targets []int32, mask []float32, n,
 			var s float64
 			if drow == nil {
 				for _, x := range row {
-					s += math.Exp(float64(x - mx))
+					s += float64(expf(x - mx))
 				}
 			} else {
 				for j, x := range row {
-					e := float32(math.Exp(float64(x - mx)))
+					e := expf(x - mx)
 					drow[j] = e
 					s += float64(e)
 				}

@@ -1,7 +1,5 @@
 package nn
 
-import "math"
-
 const (
 	geluK = 0.7978845608028654 // sqrt(2/pi)
 	geluC = 0.044715
@@ -13,8 +11,8 @@ const (
 func GELUForward(y, x []float32) {
 	Parallel(len(x), 8, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			y[i] = float32(0.5 * v * (1 + math.Tanh(geluK*(v+geluC*v*v*v))))
+			v := x[i]
+			y[i] = 0.5 * v * (1 + tanhf(geluK*(v+geluC*v*v*v)))
 		}
 	})
 }
@@ -25,10 +23,10 @@ func GELUForward(y, x []float32) {
 func GELUBackward(dx, dy, x []float32) {
 	Parallel(len(x), 8, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			v := float64(x[i])
-			t := math.Tanh(geluK * (v + geluC*v*v*v))
+			v := x[i]
+			t := tanhf(geluK * (v + geluC*v*v*v))
 			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluK*(1+3*geluC*v*v)
-			dx[i] = dy[i] * float32(d)
+			dx[i] = dy[i] * d
 		}
 	})
 }

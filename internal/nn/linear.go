@@ -1,7 +1,5 @@
 package nn
 
-import "github.com/llmtune/llmtune/internal/blas"
-
 // LinearForward is Hugging Face's Conv1D: y = x·w + b, w stored [in, out].
 //
 //	x: [n, in], w: [in, out], b: [out] (nil for none) → y: [n, out] (writes)
@@ -13,7 +11,7 @@ func LinearForward(y, x, w, b []float32, n, in, out int) {
 		}
 		beta = 1
 	}
-	blas.Sgemm(false, false, n, out, in, 1, x, in, w, out, beta, y, out)
+	Gemm(false, false, n, out, in, 1, x, in, w, out, beta, y, out)
 }
 
 // LinearBackward computes the gradients of LinearForward. A nil dw skips
@@ -23,10 +21,10 @@ func LinearForward(y, x, w, b []float32, n, in, out int) {
 //	dy: [n, out], x: [n, in], w: [in, out] → dx: [n, in] (writes); dw: [in, out] (+=); db: [out] (+=)
 func LinearBackward(dx, dw, db, dy, x, w []float32, n, in, out int) {
 	if dx != nil {
-		blas.Sgemm(false, true, n, in, out, 1, dy, out, w, out, 0, dx, in)
+		Gemm(false, true, n, in, out, 1, dy, out, w, out, 0, dx, in)
 	}
 	if dw != nil {
-		blas.Sgemm(true, false, in, out, n, 1, x, in, dy, out, 1, dw, out)
+		Gemm(true, false, in, out, n, 1, x, in, dy, out, 1, dw, out)
 	}
 	if db != nil {
 		ColSumAdd(db, dy, n, out)

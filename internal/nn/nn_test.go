@@ -238,3 +238,21 @@ func TestDropoutIsPureFunction(t *testing.T) {
 		t.Error("a different key gave the same mask")
 	}
 }
+
+func TestFastMath(t *testing.T) {
+	var worstExp, worstTanh float64
+	for x := -87.0; x < 88; x += 0.0137 {
+		got, want := float64(expf(float32(x))), math.Exp(float64(float32(x)))
+		worstExp = max(worstExp, math.Abs(got-want)/want)
+	}
+	for x := -12.0; x < 12; x += 0.00131 {
+		got, want := float64(tanhf(float32(x))), math.Tanh(float64(float32(x)))
+		worstTanh = max(worstTanh, math.Abs(got-want))
+	}
+	if worstExp > 5e-7 || worstTanh > 3e-7 {
+		t.Errorf("expf rel error %.3g (want < 5e-7), tanhf abs error %.3g (want < 3e-7)", worstExp, worstTanh)
+	}
+	if expf(-100) != 0 || !math.IsInf(float64(expf(100)), 1) {
+		t.Error("expf range limits")
+	}
+}
