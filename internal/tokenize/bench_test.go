@@ -59,6 +59,7 @@ func BenchmarkEncode(b *testing.B) {
 		b.ReportMetric(float64(len(text))*float64(b.N)/1e6/(cpuTime()-c0).Seconds(), "MB/cpu-s")
 	})
 	b.Run("all-cores", func(b *testing.B) {
+		b.ReportAllocs() // B/op over the input's size is the memory per input byte
 		b.SetBytes(int64(len(text)))
 		for i := 0; i < b.N; i++ {
 			tok.Encode(text)
@@ -86,5 +87,16 @@ func BenchmarkPack(b *testing.B) {
 	b.SetBytes(int64(n))
 	for i := 0; i < b.N; i++ {
 		tok.Pack(ex, PackOptions{Seq: 1024})
+	}
+}
+
+// BenchmarkLoadGPT2 is the start-up cost of the embedded tokenizer.
+func BenchmarkLoadGPT2(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		vb, _ := gunzip(gpt2VocabGz)
+		mb, _ := gunzip(gpt2MergesGz)
+		if _, err := parseVocabMerges("vocab.json", vb, "merges.txt", mb); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

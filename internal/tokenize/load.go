@@ -12,9 +12,10 @@ import (
 // byteRune is GPT-2's bytes_to_unicode table: printable Latin-1 bytes stand
 // for themselves, the rest are shifted to U+0100 onwards, so that every
 // vocabulary entry is printable text. runeByte is its inverse.
-var byteRune, runeByte = func() ([256]rune, map[rune]byte) {
-	var br [256]rune
-	rb := make(map[rune]byte, 256)
+var byteRune, runeByte = func() (br [256]rune, rb [324]int16) {
+	for r := range rb {
+		rb[r] = -1
+	}
 	n := 0
 	for b := 0; b < 256; b++ {
 		r := rune(b)
@@ -23,7 +24,7 @@ var byteRune, runeByte = func() ([256]rune, map[rune]byte) {
 			n++
 		}
 		br[b] = r
-		rb[r] = byte(b)
+		rb[r] = int16(b)
 	}
 	return br, rb
 }()
@@ -41,11 +42,10 @@ func unicodeOf(raw []byte) string {
 func rawOf(s string) ([]byte, bool) {
 	out := make([]byte, 0, len(s))
 	for _, r := range s {
-		b, ok := runeByte[r]
-		if !ok {
+		if r < 0 || int(r) >= len(runeByte) || runeByte[r] < 0 {
 			return nil, false
 		}
-		out = append(out, b)
+		out = append(out, byte(runeByte[r]))
 	}
 	return out, true
 }
@@ -107,18 +107,18 @@ func newTokenizer(vocabName string, vocab map[string]int, special map[string]int
 }
 
 // addMerge records the merge rule "left right" with the next rank.
-func (t *Tokenizer) addMerge(where string, left, right string) error {
+func (t *Tokenizer) addMerge(where func() string, left, right string) error {
 	a, ok := t.vocab[left]
 	if !ok {
-		return fmt.Errorf("tokenizer: %s: %q is not in the vocabulary; vocab and merges files do not belong together", where, left)
+		return fmt.Errorf("tokenizer: %s: %q is not in the vocabulary; vocab and merges files do not belong together", where(), left)
 	}
 	b, ok := t.vocab[right]
 	if !ok {
-		return fmt.Errorf("tokenizer: %s: %q is not in the vocabulary; vocab and merges files do not belong together", where, right)
+		return fmt.Errorf("tokenizer: %s: %q is not in the vocabulary; vocab and merges files do not belong together", where(), right)
 	}
 	id, ok := t.vocab[left+right]
 	if !ok {
-		return fmt.Errorf("tokenizer: %s: merged token %q is not in the vocabulary; vocab and merges files do not belong together", where, left+right)
+		return fmt.Errorf("tokenizer: %s: merged token %q is not in the vocabulary; vocab and merges files do not belong together", where(), left+right)
 	}
 	k := pairKey(a, b)
 	if _, dup := t.merges[k]; dup {
@@ -158,7 +158,8 @@ func parseVocabMerges(vocabName string, vocabJSON []byte, mergesName string, mer
 		if !ok || left == "" || right == "" || strings.Contains(right, " ") {
 			return nil, fmt.Errorf("tokenizer: %s line %d: expected two tokens separated by one space", mergesName, lineNo)
 		}
-		if err := t.addMerge(fmt.Sprintf("%s line %d", mergesName, lineNo), left, right); err != nil {
+		where := func() string { return fmt.Sprintf("%s line %d", mergesName, lineNo) }
+		if err := t.addMerge(where, left, right); err != nil {
 			return nil, err
 		}
 	}
@@ -223,7 +224,7 @@ func parseTokenizerJSON(name string, b []byte) (*Tokenizer, error) {
 	}
 	t.merges = make(map[uint64]merge, len(hf.Model.Merges))
 	for i, raw := range hf.Model.Merges {
-		where := fmt.Sprintf("%s merge %d", name, i)
+		where := func() string { return fmt.Sprintf("%s merge %d", name, i) }
 		var left, right string
 		var s string
 		var pair []string
@@ -232,12 +233,12 @@ func parseTokenizerJSON(name string, b []byte) (*Tokenizer, error) {
 			var ok bool
 			left, right, ok = strings.Cut(s, " ")
 			if !ok {
-				return nil, fmt.Errorf("tokenizer: %s: expected \"left right\"", where)
+				return nil, fmt.Errorf("tokenizer: %s: expected \"left right\"", where())
 			}
 		case json.Unmarshal(raw, &pair) == nil && len(pair) == 2:
 			left, right = pair[0], pair[1]
 		default:
-			return nil, fmt.Errorf("tokenizer: %s: expected \"left right\" or [left, right]", where)
+			return nil, fmt.Errorf("tokenizer: %s: expected \"left right\" or [left, right]", where())
 		}
 		if err := t.addMerge(where, left, right); err != nil {
 			return nil, err
