@@ -1,0 +1,142 @@
+package anonymize
+
+import "strings"
+
+// doc is one text being scanned, with an ASCII-lowercased copy for
+// case-insensitive keyword search (same byte offsets: only A-Z change).
+type doc struct {
+	text  string
+	lower string
+	runs  []numRun // digit groups, computed once and shared by the numeric recognizers
+	words []word   // name-candidate words, computed once for PERSON
+}
+
+func newDoc(text string) *doc {
+	d := &doc{text: text, lower: asciiLower(text)}
+	d.runs = findNumRuns(text)
+	return d
+}
+
+func asciiLower(s string) string {
+	i := 0
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			break
+		}
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func indexFold(lowerHay, lowerNeedle string) int { return strings.Index(lowerHay, lowerNeedle) }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
+func isAlpha(c byte) bool { return isUpper(c) || isLower(c) }
+func isAlnum(c byte) bool { return isAlpha(c) || isDigit(c) }
+func isHex(c byte) bool   { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
+
+// at returns text[i] or 0 outside the text, so boundary checks need no
+// length tests.
+func (d *doc) at(i int) byte {
+	if i < 0 || i >= len(d.text) {
+		return 0
+	}
+	return d.text[i]
+}
+
+// wordBoundary reports whether [s,e) is not glued to ASCII letters or
+// digits on either side.
+func (d *doc) wordBoundary(s, e int) bool { return !isAlnum(d.at(s-1)) && !isAlnum(d.at(e)) }
+
+// hasWord reports whether one of words (lower case, may contain spaces or
+// punctuation) occurs as a whole word in d.lower[from:to].
+func (d *doc) hasWord(from, to int, words []string) bool {
+	if from < 0 {
+		from = 0
+	}
+	if to > len(d.lower) {
+		to = len(d.lower)
+	}
+	if from >= to {
+		return false
+	}
+	hay := d.lower[from:to]
+	for _, w := range words {
+		for off := 0; off < len(hay); {
+			i := strings.Index(hay[off:], w)
+			if i < 0 {
+				break
+			}
+			s := from + off + i
+			e := s + len(w)
+			okL := !isAlnum(w[0]) || !isAlnum(d.at(s-1))
+			okR := !isAlnum(w[len(w)-1]) || !isAlnum(d.at(e))
+			if okL && okR {
+				return true
+			}
+			off += i + 1
+		}
+	}
+	return false
+}
+
+// lastWord is hasWord returning the end offset of the last match, or -1.
+func (d *doc) lastWord(from, to int, words []string) int {
+	if from < 0 {
+		from = 0
+	}
+	if to > len(d.lower) {
+		to = len(d.lower)
+	}
+	best := -1
+	for _, w := range words {
+		for off := from; off < to; {
+			i := strings.Index(d.lower[off:to], w)
+			if i < 0 {
+				break
+			}
+			s := off + i
+			e := s + len(w)
+			if (!isAlnum(w[0]) || !isAlnum(d.at(s-1))) && (!isAlnum(w[len(w)-1]) || !isAlnum(d.at(e))) && e > best {
+				best = e
+			}
+			off = s + 1
+		}
+	}
+	return best
+}
+
+// lineStart returns the offset of the start of the line holding pos.
+func (d *doc) lineStart(pos int) int {
+	i := strings.LastIndexByte(d.text[:pos], '\n')
+	return i + 1
+}
+
+// lineEnd returns the offset of the newline ending the line holding pos (or len).
+func (d *doc) lineEnd(pos int) int {
+	i := strings.IndexByte(d.text[pos:], '\n')
+	if i < 0 {
+		return len(d.text)
+	}
+	return pos + i
+}
+
+// before returns the start of a window of at most n bytes before pos that
+// does not cross a newline more than once (context rarely spans paragraphs).
+func (d *doc) before(pos, n int) int {
+	from := pos - n
+	if from < 0 {
+		from = 0
+	}
+	return from
+}

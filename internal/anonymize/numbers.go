@@ -1,0 +1,171 @@
+package anonymize
+
+// Numeric identifiers (cards, Aadhaar, phones, SSNs, accounts) are found
+// from one shared pass: maximal runs of digit groups joined by single
+// separators, then every contiguous sub-run of at most maxGroups groups and
+// maxDigits digits is offered to the numeric recognizers. Both bounds keep
+// the work linear in the input.
+
+const (
+	maxGroups = 8
+	maxDigits = 19
+)
+
+type numRun struct {
+	start  int // first byte, including a leading '+', "(+" or '('
+	plus   bool
+	groups [][2]int // digit groups [s,e)
+}
+
+// numCand is one sub-run offered to the recognizers.
+type numCand struct {
+	start, end int
+	digits     [maxDigits]byte
+	n          int // number of digits
+	glen       [maxGroups]int
+	ng         int  // number of groups
+	sep        byte // the one separator used between groups, 0 if one group, 'x' if mixed
+	parens     bool // parentheses inside or around
+	plus       bool // international '+' prefix
+	whole      bool // the sub-run is the whole run
+}
+
+func (c *numCand) str() string { return string(c.digits[:c.n]) }
+
+func findNumRuns(t string) []numRun {
+	var runs []numRun
+	n := len(t)
+	for i := 0; i < n; i++ {
+		if !isDigit(t[i]) {
+			continue
+		}
+		prev := byte(0)
+		if i > 0 {
+			prev = t[i-1]
+		}
+		r := numRun{start: i}
+		if isAlpha(prev) || prev == '_' || ((prev == '.' || prev == '/') && i >= 2 && isDigit(t[i-2])) {
+			// glued to a word, or the tail of a dotted/slashed number: skip it whole
+			for i < n && (isDigit(t[i]) || ((t[i] == '.' || t[i] == '/' || t[i] == '-') && i+1 < n && isDigit(t[i+1]))) {
+				i++
+			}
+			continue
+		}
+		open := false
+		switch {
+		case prev == '+' && i >= 2 && t[i-2] == '(':
+			r.start, r.plus, open = i-2, true, true
+		case prev == '+':
+			r.start, r.plus = i-1, true
+		case prev == '(':
+			r.start, open = i-1, true
+		}
+		for {
+			s := i
+			for i < n && isDigit(t[i]) {
+				i++
+			}
+			r.groups = append(r.groups, [2]int{s, i})
+			// separator?
+			q := i
+			if q < n && t[q] == ')' && open {
+				q++
+				open = false
+				if q < n && (t[q] == ' ' || t[q] == '-') {
+					q++
+				}
+			} else if q < n && (t[q] == ' ' || t[q] == '-' || t[q] == '.' || t[q] == ':') {
+				q++
+				if q < n && t[q] == '(' && !open {
+					q++
+					open = true
+				}
+			} else if q < n && t[q] == '(' && !open {
+				q++
+				open = true
+			}
+			if q == i || q >= n || !isDigit(t[q]) {
+				break
+			}
+			i = q
+		}
+		runs = append(runs, r)
+		i-- // loop increment
+	}
+	return runs
+}
+
+// eachCand calls fn for every admissible sub-run of every run.
+func (d *doc) eachCand(fn func(c *numCand)) {
+	t := d.text
+	var c numCand
+	for ri := range d.runs {
+		r := &d.runs[ri]
+		g := r.groups
+		for i := 0; i < len(g); i++ {
+			c.n, c.ng, c.sep, c.parens = 0, 0, 0, false
+			for j := i; j < len(g) && j-i < maxGroups; j++ {
+				gl := g[j][1] - g[j][0]
+				if c.n+gl > maxDigits {
+					break
+				}
+				copy(c.digits[c.n:], t[g[j][0]:g[j][1]])
+				c.n += gl
+				c.glen[c.ng] = gl
+				c.ng++
+				if j > i {
+					sep := t[g[j-1][1]:g[j][0]]
+					var sc byte
+					for k := 0; k < len(sep); k++ {
+						switch sep[k] {
+						case '(', ')':
+							c.parens = true
+						default:
+							if sc == 0 {
+								sc = sep[k]
+							}
+						}
+					}
+					if sc == 0 {
+						sc = ' ' // ")" alone acts as a space
+					}
+					if c.sep == 0 {
+						c.sep = sc
+					} else if c.sep != sc {
+						c.sep = 'x'
+					}
+				}
+				c.start = g[i][0]
+				c.plus = false
+				if i == 0 {
+					c.start = r.start
+					c.plus = r.plus
+					if r.start < g[0][0] && t[g[0][0]-1] == '(' {
+						c.parens = true
+					}
+				}
+				c.end = g[j][1]
+				// a closing parenthesis right after the last group belongs to a
+				// "(+91)" style prefix only, never to the end of a number
+				c.whole = i == 0 && j == len(g)-1
+				if isAlnum(d.at(c.end)) {
+					continue
+				}
+				fn(&c)
+			}
+		}
+	}
+}
+
+// groupsAre reports whether the candidate's group lengths are exactly ls.
+func (c *numCand) groupsAre(ls ...int) bool {
+	if c.ng != len(ls) {
+		return false
+	}
+	for i, l := range ls {
+		if c.glen[i] != l {
+			return false
+		}
+	}
+	return true
+}
