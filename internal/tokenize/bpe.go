@@ -27,6 +27,7 @@ type encoder struct {
 	arena []int32
 	syms  []int32
 	ranks []int32
+	mids  []int32 // merged id of each pair in ranks
 	heap  []uint64
 	next  []int32
 	prev  []int32
@@ -88,9 +89,10 @@ func (e *encoder) bpe(dst []int32, w string) []int32 {
 	for i := 0; i < len(w); i++ {
 		syms = append(syms, t.byteID[w[i]])
 	}
-	ranks := e.ranks[:0]
+	ranks, mids := e.ranks[:0], e.mids[:0]
 	for i := 0; i+1 < len(syms); i++ {
-		ranks = append(ranks, t.rank(syms[i], syms[i+1]))
+		r, id := t.pairs.get(syms[i], syms[i+1])
+		ranks, mids = append(ranks, r), append(mids, id)
 	}
 	for len(syms) > 1 {
 		best, bi := int32(noRank), -1
@@ -102,25 +104,24 @@ func (e *encoder) bpe(dst []int32, w string) []int32 {
 		if bi < 0 {
 			break
 		}
-		syms[bi] = t.merges[pairKey(syms[bi], syms[bi+1])].id
+		syms[bi] = mids[bi]
 		syms = append(syms[:bi+1], syms[bi+2:]...)
 		ranks = append(ranks[:bi], ranks[bi+1:]...)
+		mids = append(mids[:bi], mids[bi+1:]...)
 		if bi > 0 {
-			ranks[bi-1] = t.rank(syms[bi-1], syms[bi])
+			ranks[bi-1], mids[bi-1] = t.pairs.get(syms[bi-1], syms[bi])
 		}
 		if bi < len(ranks) {
-			ranks[bi] = t.rank(syms[bi], syms[bi+1])
+			ranks[bi], mids[bi] = t.pairs.get(syms[bi], syms[bi+1])
 		}
 	}
-	e.syms, e.ranks = syms, ranks
+	e.syms, e.ranks, e.mids = syms, ranks, mids
 	return append(dst, syms...)
 }
 
 func (t *Tokenizer) rank(a, b int32) int32 {
-	if m, ok := t.merges[pairKey(a, b)]; ok {
-		return m.rank
-	}
-	return noRank
+	r, _ := t.pairs.get(a, b)
+	return r
 }
 
 // bpeHeap is bpe for long words: symbols form a linked list and candidate
@@ -155,7 +156,7 @@ func (e *encoder) bpeHeap(dst []int32, w string) []int32 {
 		if t.rank(syms[i], syms[j]) != r {
 			continue
 		}
-		syms[i] = t.merges[pairKey(syms[i], syms[j])].id
+		_, syms[i] = t.pairs.get(syms[i], syms[j])
 		syms[j] = -1
 		next[i] = next[j]
 		if next[j] >= 0 {

@@ -129,6 +129,7 @@ func (t *Tokenizer) addMerge(where func() string, left, right string) error {
 }
 
 func (t *Tokenizer) finish(where string) error {
+	t.pairs = newPairTable(t.merges)
 	if t.eos < 0 {
 		return fmt.Errorf("tokenizer: %s has no %s token; packing needs an end-of-text token", where, EndOfText)
 	}

@@ -34,6 +34,7 @@ type Tokenizer struct {
 	tokens [][]byte         // id -> raw bytes; nil where no token has the id
 	byteID [256]int32       // the single-byte tokens every word starts from
 	merges map[uint64]merge // (left id, right id) -> rank and merged id
+	pairs  pairTable        // the same, for the merge loop
 	eos    int32
 	size   int
 
