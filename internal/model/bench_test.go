@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"math/rand"
 	"runtime"
 	"syscall"
@@ -92,4 +93,23 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// BenchmarkGenerate124M is batch-1 decoding with the KV cache: 128 new
+// tokens after a 128-token prompt (greedy, no EOS), reported as new tokens/s.
+func BenchmarkGenerate124M(b *testing.B) {
+	m := randomModel(b, "gpt2-124m")
+	prompt := make([]int32, 128)
+	for i := range prompt {
+		prompt[i] = int32(i * 389 % m.Config.VocabSize)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := Generate(context.Background(), m, prompt, GenerateOptions{MaxTokens: 128, EOS: -1}, nil)
+		if err != nil || len(out) != 128 {
+			b.Fatalf("generated %d tokens: %v", len(out), err)
+		}
+	}
+	b.ReportMetric(float64(128*b.N)/b.Elapsed().Seconds(), "tokens/s")
 }

@@ -265,4 +265,32 @@ func TestLoRAMatchesPyTorch(t *testing.T) {
 			t.Errorf("%s: first8 rel L2 error %.2g", k, rel)
 		}
 	}
+	tr.MergeLoRA()
+	plain, err := NewTrainer(m, TrainOptions{Batch: 1, Seq: T})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum, cnt, _ := plain.Eval(ref.Tokens, targets, mask); math.Abs(sum/cnt-ref.LoRA.Loss)/ref.LoRA.Loss > 1e-5 {
+		t.Errorf("loss after MergeLoRA %.8f, PyTorch LoRA loss %.8f", sum/cnt, ref.LoRA.Loss)
+	}
+}
+
+func TestApplyAdapterMatchesPyTorchLoRALoss(t *testing.T) {
+	m, ref, adapterDir := loadRefModel(t, "tiny-perturbed")
+	tensors := readF32Safetensors(t, filepath.Join(adapterDir, "adapter_model.safetensors"))
+	if err := ApplyAdapter(m, LoRAConfig{Rank: ref.LoRA.R, Alpha: ref.LoRA.Alpha}, tensors); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(m, TrainOptions{Batch: 1, Seq: len(ref.Tokens)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, mask := shifted(ref.Tokens)
+	sum, cnt, _ := tr.Eval(ref.Tokens, targets, mask)
+	if rel := math.Abs(sum/cnt-ref.LoRA.Loss) / ref.LoRA.Loss; rel > 1e-5 {
+		t.Errorf("merged-adapter loss %.8f, PyTorch LoRA loss %.8f", sum/cnt, ref.LoRA.Loss)
+	}
+	if err := ApplyAdapter(m, LoRAConfig{Rank: 3, Alpha: 16}, tensors); err == nil {
+		t.Error("an adapter of the wrong rank was accepted")
+	}
 }

@@ -201,3 +201,44 @@ func (s *loraState) merge(cfg Config, lay *Layout, params []float32) {
 
 // layerRange is the span of layer l's adapters in the LoRA buffers.
 func (s *loraState) layerRange(l int) (lo, hi int) { return s.ranges[l][0], s.ranges[l][1] }
+
+// ApplyAdapter merges PEFT LoRA tensors (names with or without the
+// "base_model.model." and "transformer." prefixes) into m.Params:
+// W[in,out] += (alpha/r)·Aᵀ·Bᵀ for every adapted module.
+func ApplyAdapter(m *Model, cfg LoRAConfig, tensors map[string][]float32) error {
+	if cfg.Rank <= 0 {
+		return fmt.Errorf("adapter rank %d is not positive", cfg.Rank)
+	}
+	alpha := cfg.Alpha
+	if alpha == 0 {
+		alpha = float64(cfg.Rank)
+	}
+	scaling := float32(alpha / float64(cfg.Rank))
+	short := map[string][]float32{}
+	for k, v := range tensors {
+		k = strings.TrimPrefix(strings.TrimPrefix(k, "base_model.model."), "transformer.")
+		short[k] = v
+	}
+	n := 0
+	r := cfg.Rank
+	for l := 0; l < m.Config.NLayer; l++ {
+		for _, mod := range modNames {
+			a, okA := short[fmt.Sprintf("h.%d.%s.lora_A.weight", l, mod)]
+			b, okB := short[fmt.Sprintf("h.%d.%s.lora_B.weight", l, mod)]
+			if !okA && !okB {
+				continue
+			}
+			w, _ := m.Layout.Lookup(fmt.Sprintf("h.%d.%s.weight", l, mod))
+			in, out := w.Shape[0], w.Shape[1]
+			if !okA || !okB || len(a) != r*in || len(b) != out*r {
+				return fmt.Errorf("adapter tensors for h.%d.%s: want lora_A [%d,%d] and lora_B [%d,%d]", l, mod, r, in, out, r)
+			}
+			nn.Gemm(true, true, in, out, r, scaling, a, in, b, r, 1, w.Slice(m.Params), out)
+			n += 2
+		}
+	}
+	if n != len(short) {
+		return fmt.Errorf("adapter has %d tensors, %d of them match this model's layers (r=%d)", len(short), n, r)
+	}
+	return nil
+}
