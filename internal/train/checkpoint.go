@@ -175,7 +175,8 @@ func (l *loop) resumeNewest() (int, error) {
 		return 0, err
 	}
 	if len(steps) == 0 {
-		return 0, fmt.Errorf("--resume: %s holds no checkpoint; start without --resume", l.dir.checkpoints())
+		l.out.Warnf("%s holds no checkpoint yet: starting from the beginning", l.dir.checkpoints())
+		return 0, nil
 	}
 	var errs []error
 	for _, s := range steps {

@@ -67,7 +67,9 @@ func trainSession(ctx context.Context, o Options, s session, out *cli.Output) (S
 		if sum.ResumedFrom, err = l.resumeNewest(); err != nil {
 			return sum, err
 		}
-		out.Infof("resuming %s from step %d of %d", o.Out, sum.ResumedFrom, l.total)
+		if sum.ResumedFrom > 0 {
+			out.Infof("resuming %s from step %d of %d", o.Out, sum.ResumedFrom, l.total)
+		}
 	} else if steps, _ := listCheckpoints(dir); len(steps) > 0 {
 		return sum, cli.Usagef("%s already holds checkpoints; continue it with --resume or choose a new --out", o.Out)
 	}
