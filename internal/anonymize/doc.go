@@ -5,16 +5,61 @@ import "strings"
 // doc is one text being scanned, with an ASCII-lowercased copy for
 // case-insensitive keyword search (same byte offsets: only A-Z change).
 type doc struct {
-	text  string
-	lower string
-	runs  []numRun // digit groups, computed once and shared by the numeric recognizers
-	words []word   // name-candidate words, computed once for PERSON
+	text    string
+	lower   string
+	runs    []numRun // digit groups, computed once and shared by the numeric recognizers
+	shields [][2]int // IBAN-shaped regions the numeric recognizers leave alone
+	words   []word   // name-candidate words, computed once for PERSON
 }
 
 func newDoc(text string) *doc {
 	d := &doc{text: text, lower: asciiLower(text)}
 	d.runs = findNumRuns(text)
+	d.shields = findIBANShapes(text)
 	return d
+}
+
+// findIBANShapes returns the regions that look like an IBAN (country code,
+// check digits, groups of up to four characters) whether or not the checksum
+// holds: the digit groups inside are parts of one code, not phone numbers or
+// Aadhaar numbers of their own.
+func findIBANShapes(t string) [][2]int {
+	var out [][2]int
+	for i := 0; i+6 < len(t); i++ {
+		if !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) || (i > 0 && isAlnum(t[i-1])) {
+			continue
+		}
+		sep := t[i+4]
+		if sep != ' ' && sep != '-' {
+			continue
+		}
+		p, groups := i+4, 0
+		for p < len(t) && p-i < 48 && t[p] == sep {
+			q := p + 1
+			for q < len(t) && q-p <= 5 && isAlnum(t[q]) {
+				q++
+			}
+			if q == p+1 || q-p > 5 {
+				break
+			}
+			groups++
+			p = q
+		}
+		if groups >= 3 {
+			out = append(out, [2]int{i, p})
+			i = p
+		}
+	}
+	return out
+}
+
+func (d *doc) shielded(s, e int) bool {
+	for _, r := range d.shields {
+		if s < r[1] && r[0] < e {
+			return true
+		}
+	}
+	return false
 }
 
 func asciiLower(s string) string {

@@ -14,6 +14,7 @@ const (
 type numRun struct {
 	start  int // first byte, including a leading '+', "(+" or '('
 	plus   bool
+	glued  bool     // a letter touches the first digit ("is415-555-0132")
 	groups [][2]int // digit groups [s,e)
 }
 
@@ -43,16 +44,18 @@ func findNumRuns(t string) []numRun {
 		if i > 0 {
 			prev = t[i-1]
 		}
-		r := numRun{start: i}
-		if isAlpha(prev) || prev == '_' || ((prev == '.' || prev == '/') && i >= 2 && isDigit(t[i-2])) {
+		glued := isAlpha(prev)
+		if prev == '_' || ((prev == '.' || prev == '/') && i >= 2 && isDigit(t[i-2])) {
 			// glued to a word, or the tail of a dotted/slashed number: skip it whole
 			for i < n && (isDigit(t[i]) || ((t[i] == '.' || t[i] == '/' || t[i] == '-') && i+1 < n && isDigit(t[i+1]))) {
 				i++
 			}
 			continue
 		}
+		r := numRun{start: i, glued: glued}
 		open := false
 		switch {
+		case glued:
 		case prev == '+' && i >= 2 && t[i-2] == '(':
 			r.start, r.plus, open = i-2, true, true
 		case prev == '+':
@@ -138,17 +141,24 @@ func (d *doc) eachCand(fn func(c *numCand)) {
 				c.start = g[i][0]
 				c.plus = false
 				if i == 0 {
-					c.start = r.start
 					c.plus = r.plus
-					if r.start < g[0][0] && t[g[0][0]-1] == '(' {
-						c.parens = true
+					// an opening parenthesis belongs to the number only when it
+					// closes inside it: "(415) 555-0132", not "(5520 7432 6333)"
+					if r.start < g[0][0] && (c.parens || r.plus) {
+						c.start = r.start
+						if t[r.start] == '(' {
+							c.parens = true
+						}
 					}
 				}
 				c.end = g[j][1]
 				// a closing parenthesis right after the last group belongs to a
 				// "(+91)" style prefix only, never to the end of a number
 				c.whole = i == 0 && j == len(g)-1
-				if isAlnum(d.at(c.end)) {
+				if r.glued && !(i == 0 && c.sep == '-' && c.ng >= 3 && c.n >= 10) {
+					continue
+				}
+				if isAlnum(d.at(c.end)) || (len(d.shields) > 0 && d.shielded(c.start, c.end)) {
 					continue
 				}
 				fn(&c)

@@ -114,14 +114,14 @@ const (
 	rStop
 )
 
-var titleWords = set(`mr mrs ms miss mx dr prof sir madam shri sri smt kumari kum sh late master lady lord mister doctor श्री श्रीमती सुश्री कुमारी डॉ`)
+var titleWords = set(`mr mrs ms miss mx dr prof sir madam shri sri smt kumari kum sh late mister doctor श्री श्रीमती सुश्री कुमारी डॉ`)
 var greetWords = set(`hi hello dear hey namaste greetings hii hlo नमस्ते प्रिय`)
 var orgWords = set(`hospital hospitals stadium place jayanti nagar road marg chowk university college school institute airport station
 	bhawan bhavan park memorial trust foundation award hall museum market bazaar bazar diwas setu clinic nursing bank ltd limited pvt
 	services enterprises industries traders store stores mall hotel temple mandir masjid church colony layout street lane avenue
 	tower towers apartments apartment residency society complex enclave sector block phase cross main bus metro express pharmacy
 	labs lab diagnostics centre center group team care cup trophy scheme yojana mission hostel library auditorium bridge chowk
-	circle gate garden gardens maidan ground nagar vihar puram pur abad marg ganj bagh setu sagar tank lake dam fort palace jayanthi
+	chaturthi navami ashtami utsav mahotsav circle gate garden gardens maidan ground nagar vihar puram pur abad marg ganj bagh setu sagar tank lake dam fort palace jayanthi
 	medical healthcare health insurance finance capital motors technologies solutions systems software consultancy agency academy
 	hospitality foods pharma pharmaceuticals chemicals textiles steel cement power energy telecom airlines airways railways railway
 	travels tours logistics couriers associates partners co company corporation inc llp llc`)
@@ -130,8 +130,11 @@ var stopCaps = set(`i a an the and or of in on at to for from by with is are was
 	age sex male female gender dob account card bank branch ifsc pan aadhaar passport voter id no number total amount balance
 	subject re fwd dear sir madam team regards thanks thank sincerely yours hello hi please kindly note tel fax mob ref order
 	january february march april june july august september october november december monday tuesday wednesday thursday friday
-	saturday sunday today tomorrow yesterday mon tue wed thu fri sat sun jan feb mar apr jun jul aug sep sept oct nov dec
+	saturday sunday today tomorrow thank yesterday mon tue wed thu fri sat sun jan feb mar apr jun jul aug sep sept oct nov dec
 	india indian hindi english ok yes no not new old north south east west upi neft imps rtgs otp kyc gst inr rs usd atm pin`)
+
+// devaStop are Hindi words that follow greetings and labels but are not names.
+var devaStop = set(`जी ग्राहक महोदय महोदया मित्र सदस्य उपभोक्ता आप आपका आपकी आपके श्रीमान साहब भाई बहन दोस्तों सभी`)
 
 func set(s string) map[string]bool {
 	m := map[string]bool{}
@@ -258,7 +261,7 @@ func (d *doc) personWords() []word {
 			w.role = rTitle
 		case greetWords[ks]:
 			w.role = rGreet
-		case ks == "जी":
+		case devaStop[ks]:
 			w.role = rStop
 		}
 		out = append(out, w)
@@ -275,6 +278,8 @@ func (d *doc) joinable(a, b *word) bool {
 	switch gap {
 	case " ":
 		return true
+	case ". ":
+		return a.role == rTitle
 	case "/":
 		return a.kind == kUpper && b.kind == kUpper
 	}
@@ -289,12 +294,35 @@ var labelWords = []string{"name", "patient", "customer", "client", "agent", "ben
 	"technician", "engineer", "approver", "reviewer", "prepared", "verified", "cc", "bcc", "student", "teacher", "user",
 	"नाम", "मरीज", "मरीज़", "ग्राहक", "पार्टनर", "एजेंट", "डॉक्टर", "पिता", "माता", "पति", "पत्नी", "संपर्क"}
 
-var phraseCues = []string{"name is", "name's", "call me", "named", "called", "identified as", "spoke to", "spoke with",
+var phraseCues = []string{"thank you", "thanks", "thankyou", "name is", "name's", "call me", "named", "called", "identified as", "spoke to", "spoke with",
 	"s/o", "w/o", "d/o", "c/o", "son of", "daughter of", "wife of", "husband of", "i am", "i'm", "this is", "signed by",
 	"approved by", "referred by", "assisted by", "handled by", "contact person", "attended by", "seen by", "treated by"}
 
 var signOffs = []string{"regards,", "regards", "sincerely,", "thanks,", "thank you,", "best,", "cheers,", "yours truly,",
 	"yours faithfully,", "yours sincerely,", "warm regards,", "best regards,", "kind regards,", "धन्यवाद,", "धन्यवाद"}
+
+// labelCue reports whether the label text before a ':' names a person's role.
+func labelCue(pre string) bool {
+	lab := strings.TrimRight(pre, " \t:")
+	if k := strings.LastIndexAny(lab, ",;|\t):("); k >= 0 {
+		lab = lab[k+1:]
+	}
+	if k := strings.LastIndex(lab, "  "); k >= 0 {
+		lab = lab[k+2:]
+	}
+	if len(lab) > 40 {
+		lab = lab[len(lab)-40:]
+	}
+	for _, w := range labelWords {
+		if i := strings.LastIndex(lab, w); i >= 0 {
+			e := i + len(w)
+			if (i == 0 || !isAlnum(lab[i-1])) && (e == len(lab) || !isAlnum(lab[e])) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // cueBefore scores the evidence in the text right before a chain.
 func (d *doc) cueBefore(cs int) float64 {
@@ -309,6 +337,9 @@ func (d *doc) cueBefore(cs int) float64 {
 					return 0.35
 				}
 			}
+			if strings.HasSuffix(pl, ":") && labelCue(pl[:len(pl)-1]) {
+				return 0.3 // "Delivering to:" on its own line
+			}
 		}
 		return 0
 	}
@@ -319,20 +350,8 @@ func (d *doc) cueBefore(cs int) float64 {
 	}
 	last := pre[len(pre)-1]
 	if last == ':' || last == '(' || last == '-' || last == '=' {
-		lab := strings.TrimRight(pre[:len(pre)-1], " \t:")
-		if k := strings.LastIndexAny(lab, ",;|\t)"); k >= 0 {
-			lab = lab[k+1:]
-		}
-		if len(lab) > 40 {
-			lab = lab[len(lab)-40:]
-		}
-		for _, w := range labelWords {
-			if i := strings.LastIndex(lab, w); i >= 0 {
-				e := i + len(w)
-				if (i == 0 || !isAlnum(lab[i-1])) && (e == len(lab) || !isAlnum(lab[e])) {
-					return 0.35
-				}
-			}
+		if labelCue(pre[:len(pre)-1]) {
+			return 0.35
 		}
 	}
 	if last == ',' {
@@ -365,6 +384,21 @@ func scanPerson(d *doc, emit func(int, int, float64)) {
 		}
 		if org {
 			continue
+		}
+		// an ordinary word is a name right after a greeting or title when the
+		// name ends there ("Hi Shiny,"), or when a surname follows ("Shiny Bose")
+		for k := range chain {
+			w := &chain[k]
+			if w.role != rStop || w.kind != kTitle || stopCaps[asciiLower(t[w.s:w.e])] {
+				continue
+			}
+			afterCue := k > 0 && (chain[k-1].role == rGreet || chain[k-1].role == rTitle)
+			endsName := k == len(chain)-1 && (w.e >= len(t) || t[w.e] == ',' || t[w.e] == '!' || t[w.e] == '\n')
+			beforeSurname := k+1 < len(chain) && chain[k+1].flags&fSurname != 0 && chain[k+1].flags&fWord == 0
+			if (afterCue && endsName) || beforeSurname {
+				w.role = rName
+				w.flags |= fWord | fGiven
+			}
 		}
 		// split at titles, greetings and stop words; titles and greetings cue what follows
 		cue := 0.0
@@ -401,7 +435,6 @@ func scanPerson(d *doc, emit func(int, int, float64)) {
 			a = b
 		}
 	}
-	_ = t
 }
 
 // scorePart scores a run of name-candidate words with the cue before it.
@@ -413,7 +446,7 @@ func scorePart(d *doc, part []word, cue float64) (int, int, float64) {
 	if len(part) == 0 {
 		return 0, 0, 0
 	}
-	var nName, nAmb, nUnk, nGiven, nInit int
+	var nName, nAmb, nUnk, nGiven, nGivenAny, nInit int
 	upper := 0
 	for k := range part {
 		w := &part[k]
@@ -421,12 +454,14 @@ func scorePart(d *doc, part []word, cue float64) (int, int, float64) {
 		case w.kind == kInitial:
 			nInit++
 		case w.flags&(fGiven|fSurname) != 0 && w.flags&fWord == 0:
+			nGivenAny += int(w.flags & fGiven)
 			nName++
 			if w.flags&fGiven != 0 {
 				nGiven++
 			}
 		case w.flags&(fGiven|fSurname) != 0:
 			nAmb++
+			nGivenAny += int(w.flags & fGiven)
 		default:
 			nUnk++
 		}
@@ -442,8 +477,8 @@ func scorePart(d *doc, part []word, cue float64) (int, int, float64) {
 	switch {
 	case nName >= 2:
 		base = 0.85
-	case nName == 1 && L >= 2:
-		base = 0.75
+	case nName == 1 && L >= 2 && (nGivenAny > 0 || nUnk > 0):
+		base = 0.75 // "Robert Miller", "Bhadraksh Kamble"; not "Room Heater"
 	case nName == 1 && nGiven == 1:
 		base = 0.6
 	case nName == 1:
@@ -468,6 +503,12 @@ func scorePart(d *doc, part []word, cue float64) (int, int, float64) {
 	}
 	if d.hasWord(after, after+4, []string{"ji", "जी"}) {
 		cue += 0.3
+	}
+	// mid-sentence capitals after a lower-case word are proper nouns
+	if L >= 2 && cue == 0 {
+		if st := part[0].s; st >= 2 && d.text[st-1] == ' ' && isLower(d.text[st-2]) {
+			base += 0.1
+		}
 	}
 	score := base + cue
 	if score > 0.85 {

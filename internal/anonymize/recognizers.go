@@ -503,7 +503,7 @@ func scanCard(d *doc, emit func(int, int, float64)) {
 
 func scanAadhaar(d *doc, emit func(int, int, float64)) {
 	d.eachCand(func(c *numCand) {
-		if c.plus || c.parens || c.n != 12 || !(c.ng == 1 || c.groupsAre(4, 4, 4)) || c.sep == 'x' || c.sep == '.' {
+		if c.plus || c.parens || c.n != 12 || !(c.ng == 1 || c.groupsAre(4, 4, 4)) || c.sep == 'x' || c.sep == '.' || (c.sep == ':' && !c.whole) {
 			return
 		}
 		if aadhaarOK(c.digits[:12]) {
@@ -548,7 +548,7 @@ func scanPhone(d *doc, emit func(int, int, float64)) {
 			score = 0.8 // 91-98xxxxxxxx
 		case c.n == 12 && ds[0] == '9' && ds[1] == '1' && c.ng > 1 && c.glen[0] == 2:
 			score = 0.65 // 91-<foreign or landline 10 digits>
-		case (c.n == 10 || c.n == 11) && ds[0] == '0' && c.ng > 1:
+		case (c.n == 10 || c.n == 11 || c.n == 9 && c.ng == 2) && ds[0] == '0' && c.ng > 1:
 			score = 0.7 // trunk-0 landline or foreign national number
 		case c.n == 11 && ds[0] == '0':
 			score = 0.6
@@ -711,6 +711,7 @@ func scanIBAN(d *doc, emit func(int, int, float64)) {
 			continue
 		}
 		n, p, end := 0, i, -1
+		var sep byte
 		for p < len(t) && n < want {
 			c := t[p]
 			if isUpper(c) || isDigit(c) {
@@ -725,7 +726,8 @@ func scanIBAN(d *doc, emit func(int, int, float64)) {
 				p++
 				continue
 			}
-			if c == ' ' && n%4 == 0 && p+1 < len(t) && isAlnum(t[p+1]) {
+			if (c == ' ' || c == '-') && (sep == 0 || sep == c) && n%4 == 0 && p+1 < len(t) && isAlnum(t[p+1]) {
+				sep = c
 				p++
 				continue
 			}
