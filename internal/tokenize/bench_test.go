@@ -1,6 +1,7 @@
 package tokenize
 
 import (
+	"os"
 	"runtime"
 	"strings"
 	"syscall"
@@ -99,4 +100,30 @@ func BenchmarkLoadGPT2(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkEncodeFile encodes the file named by $TOKENIZE_BENCH_FILE (for
+// measuring on your own text; skipped when unset) on one goroutine.
+func BenchmarkEncodeFile(b *testing.B) {
+	path := os.Getenv("TOKENIZE_BENCH_FILE")
+	if path == "" {
+		b.Skip("TOKENIZE_BENCH_FILE not set")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := GPT2()
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(data)
+	e := tok.getEncoder()
+	b.SetBytes(int64(len(text)))
+	b.ResetTimer()
+	c0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		e.encodeRange(nil, text, 0, len(text))
+	}
+	b.ReportMetric(float64(len(text))*float64(b.N)/1e6/(cpuTime()-c0).Seconds(), "MB/cpu-s")
 }

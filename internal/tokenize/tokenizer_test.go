@@ -252,6 +252,9 @@ func FuzzEncode(f *testing.F) {
 		if !slices.Equal(chunked, ids) {
 			t.Fatalf("chunked encoding of %q differs: %v vs %v", s, chunked, ids)
 		}
+		if a, b := split(s), refSplit(s); !slices.Equal(a, b) {
+			t.Fatalf("pre-tokenizer on %q: %q, regexp reference %q", s, a, b)
+		}
 		// heap merge loop on every word
 		for i := 0; i < len(s); {
 			j := tok.pre.next(s, i)
