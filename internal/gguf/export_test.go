@@ -256,7 +256,7 @@ func TestQ8FallsBackToF16(t *testing.T) {
 }
 
 func TestReadVocabGPT2(t *testing.T) {
-	dir := sharedTiny(t)
+	dir := tinyDir(t)
 	v, err := ReadVocab(dir, 50257, 50256, 50256)
 	if err != nil {
 		t.Fatal(err)
@@ -301,8 +301,9 @@ func TestReadVocabTokenizerJSON(t *testing.T) {
 	}
 }
 
-// sharedTiny is the reference tiny GPT-2 (real GPT-2 tokenizer files).
-func sharedTiny(t *testing.T) string {
+// tinyDir is the reference tiny GPT-2 with perturbed biases and LayerNorm
+// weights (real GPT-2 tokenizer files), kept in the repository's testdata.
+func tinyDir(t testing.TB) string {
 	t.Helper()
-	return testutil.Shared(t, "ref", "models", "tiny")
+	return testutil.Testdata(t, "models", "tiny-perturbed")
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/llmtune/llmtune/internal/model"
-	"github.com/llmtune/llmtune/internal/testutil"
 	"github.com/llmtune/llmtune/internal/tokenize"
 )
 
@@ -54,7 +53,7 @@ func trainTiny(t testing.TB, m *model.Model, ids []int32, steps int) {
 // llmtune's tokenizer does, and its logits agree with llmtune's forward pass.
 func TestLlamaCppGreedyMatchesGenerate(t *testing.T) {
 	nm := nodeModules(t)
-	dir := testutil.Shared(t, "ref", "models", "tiny-perturbed")
+	dir := tinyDir(t)
 	m := loadHF(t, dir)
 	tok, err := tokenize.Load(dir)
 	if err != nil {

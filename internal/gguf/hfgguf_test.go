@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/llmtune/llmtune/internal/dataset"
-	"github.com/llmtune/llmtune/internal/testutil"
 )
 
 // Hugging Face's GGUF parser (an independent implementation of the format)
@@ -20,7 +19,7 @@ import (
 // exactly as training formats them.
 func TestHuggingFaceParserAgrees(t *testing.T) {
 	nm := nodeModules(t)
-	dir := testutil.Shared(t, "ref", "models", "tiny")
+	dir := tinyDir(t)
 	path := exportTo(t, dir, Q8_0)
 	f, closer, err := Open(path)
 	if err != nil {

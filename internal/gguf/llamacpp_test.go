@@ -50,6 +50,7 @@ type llamaRequest struct {
 	LogitsOut   string   `json:"logits_out,omitempty"`
 	Tokenize    []string `json:"tokenize,omitempty"`
 	Bench       int      `json:"bench,omitempty"`
+	Threads     int      `json:"threads,omitempty"`
 }
 
 type llamaResult struct {
@@ -60,7 +61,9 @@ type llamaResult struct {
 	Greedy          []int32   `json:"greedy"`
 	PromptMS        float64   `json:"prompt_ms"`
 	BenchTokens     int       `json:"bench_tokens"`
-	BenchTokensPerS float64   `json:"bench_tokens_per_s"`
+	BenchTokensPerS float64   `json:"bench_tokens_per_s"` // from the median time
+	BenchMedianMS   float64   `json:"bench_median_ms"`
+	BenchBestMS     float64   `json:"bench_best_ms"`
 	Logits          []float32 `json:"-"` // [len(Prompt), Vocab]
 }
 
@@ -151,14 +154,14 @@ func exportTo(t testing.TB, dir string, typ TensorType) string {
 
 // llama.cpp loads the exported reference model and computes, on the
 // reference tokens, the mean loss and logits PyTorch computed
-// (../shared/ref/results/reference_tiny-perturbed.json: the perturbed model
+// (testdata/models/reference_tiny-perturbed.json: the perturbed model
 // has non-trivial biases and LayerNorm weights, so a dropped or transposed
 // one shows).
 func TestLlamaCppMatchesPyTorch(t *testing.T) {
 	nm := nodeModules(t)
-	dir := testutil.Shared(t, "ref", "models", "tiny-perturbed")
+	dir := tinyDir(t)
 	var ref reference
-	rb, err := os.ReadFile(testutil.Shared(t, "ref", "results", "reference_tiny-perturbed.json"))
+	rb, err := os.ReadFile(testutil.Testdata(t, "models", "reference_tiny-perturbed.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,8 @@
 //   "context": n, "prompt": [token ids], "greedy": n tokens to generate
 //   after "greedy_prompt" (default: prompt),
 //   "logits_out": path for float32 logits [len(prompt), vocab],
-//   "tokenize": [strings], "bench": n tokens to time (0: none)}
+//   "tokenize": [strings], "bench": n tokens to time (0: none),
+//   "threads": llama.cpp threads (default 2)}
 // Prints one JSON object on stdout.
 import fs from "node:fs";
 import path from "node:path";
@@ -29,7 +30,7 @@ out.tokenized = (req.tokenize || []).map((s) => Array.from(model.tokenize(s, fal
 out.bos = model.tokens.bos;
 out.eos = model.tokens.eos;
 
-const context = await model.createContext({ contextSize: req.context, batchSize: req.context, threads: 2 });
+const context = await model.createContext({ contextSize: req.context, batchSize: req.context, threads: req.threads || 2 });
 const seq = context.getSequence();
 
 // Logits after every prompt token.
@@ -56,21 +57,25 @@ if (req.greedy > 0) {
   await seq.clearHistory();
 }
 
-// Generation speed: tokens per second after the prompt, greedy, no stop.
+// Generation speed: per-token times after the prompt, greedy, no stop. The
+// median and best are reported because a shared machine's load makes the
+// mean meaningless.
 if (req.bench > 0) {
-  let n = 0;
-  let start = 0;
+  const times = [];
   const pStart = performance.now();
+  let last = 0;
   for await (const tok of seq.evaluate(req.prompt, { temperature: 0 })) {
-    if (n === 0) {
-      start = performance.now();
-      out.prompt_ms = start - pStart;
-    }
-    n++;
-    if (n > req.bench) break;
+    const now = performance.now();
+    if (last === 0) out.prompt_ms = now - pStart;
+    else times.push(now - last);
+    last = now;
+    if (times.length >= req.bench) break;
   }
-  out.bench_tokens = n - 1;
-  out.bench_tokens_per_s = (n - 1) / ((performance.now() - start) / 1000);
+  times.sort((a, b) => a - b);
+  out.bench_tokens = times.length;
+  out.bench_median_ms = times[Math.floor(times.length / 2)];
+  out.bench_best_ms = times[0];
+  out.bench_tokens_per_s = 1000 / out.bench_median_ms;
 }
 
 await context.dispose();
