@@ -144,16 +144,8 @@ func (l *loop) restore(dir string) error {
 	if cs.State.TrainBlocks != len(l.train) {
 		return fmt.Errorf("%s was trained on %d blocks, the data now gives %d (changed data, --seq or tokenizer?)", dir, cs.State.TrainBlocks, len(l.train))
 	}
-	ts, err := readTensors(filepath.Join(dir, optimizerFile))
-	if err != nil {
+	if err := readTensorsInto(filepath.Join(dir, optimizerFile), map[string][]float32{"exp_avg": l.opt.m, "exp_avg_sq": l.opt.v}); err != nil {
 		return err
-	}
-	for name, dst := range map[string][]float32{"exp_avg": l.opt.m, "exp_avg_sq": l.opt.v} {
-		src, ok := ts[name]
-		if !ok || len(src) != len(dst) {
-			return fmt.Errorf("%s: tensor %q missing or of length %d, want %d", filepath.Join(dir, optimizerFile), name, len(src), len(dst))
-		}
-		copy(dst, src)
 	}
 	if err := l.w.restore(dir); err != nil {
 		return err
