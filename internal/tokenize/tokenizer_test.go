@@ -128,17 +128,19 @@ func TestLoadConfig(t *testing.T) {
 
 // hfTokenizerJSON builds a Hugging Face tokenizer.json from vocab.json and
 // merges.txt as ../shared/gpt2-tokenizer/README.md describes (merges as pairs).
-func hfTokenizerJSON(t *testing.T) []byte {
+func hfTokenizerJSON(t *testing.T, pairs bool) []byte {
 	vb, _ := os.ReadFile(testutil.Testdata(t, "tokenizer", "vocab.json"))
 	mb, _ := os.ReadFile(testutil.Testdata(t, "tokenizer", "merges.txt"))
 	var vocab map[string]int
 	if err := json.Unmarshal(vb, &vocab); err != nil {
 		t.Fatal(err)
 	}
-	var merges [][2]string
+	var merges []any
 	for _, l := range strings.Split(string(mb), "\n")[1:] {
-		if a, b, ok := strings.Cut(l, " "); ok {
+		if a, b, ok := strings.Cut(l, " "); ok && pairs {
 			merges = append(merges, [2]string{a, b})
+		} else if ok {
+			merges = append(merges, l) // the older "left right" form
 		}
 	}
 	doc := map[string]any{
@@ -159,7 +161,12 @@ func hfTokenizerJSON(t *testing.T) []byte {
 
 func TestTokenizerJSONAndWriteFiles(t *testing.T) {
 	dir := t.TempDir()
-	tj := hfTokenizerJSON(t)
+	writeTokFiles(t, dir, map[string]string{"tokenizer.json": string(hfTokenizerJSON(t, false))})
+	tokStrings, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tj := hfTokenizerJSON(t, true)
 	writeTokFiles(t, dir, map[string]string{"tokenizer.json": string(tj)})
 	tok, err := Load(dir)
 	if err != nil {
@@ -182,7 +189,7 @@ func TestTokenizerJSONAndWriteFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tk := range []*Tokenizer{tok, tok2, gpt2} {
+	for _, tk := range []*Tokenizer{tokStrings, tok, tok2, gpt2} {
 		if tk.VocabSize() != 50257 || tk.EOS() != 50256 {
 			t.Fatalf("VocabSize %d EOS %d", tk.VocabSize(), tk.EOS())
 		}
@@ -271,4 +278,20 @@ func FuzzEncode(f *testing.F) {
 			t.Fatalf("%d ids for %d bytes", len(ids), len(s))
 		}
 	})
+}
+
+// Every GPT-2 token's bytes merge back into that token: a check of the merge
+// loop against the vocabulary itself.
+func TestEveryTokenEncodesToItself(t *testing.T) {
+	tok := testTokenizer(t)
+	e := tok.getEncoder()
+	defer tok.putEncoder(e)
+	for id, raw := range tok.tokens {
+		if int32(id) == tok.EOS() {
+			continue
+		}
+		if got := e.bpe(nil, string(raw)); len(got) != 1 || got[0] != int32(id) {
+			t.Fatalf("token %d %q merges to %v", id, raw, got)
+		}
+	}
 }
