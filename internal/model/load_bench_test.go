@@ -1,0 +1,49 @@
+package model
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// BenchmarkLoad124M loads a 124M-parameter checkpoint and reports seconds
+// per load and resident memory after load relative to the weights' size.
+func BenchmarkLoad124M(b *testing.B) {
+	cfg, _ := Preset("gpt2-124m")
+	dir := filepath.Join(b.TempDir(), "m")
+	if err := Init(cfg, 0).Save(dir, nil); err != nil {
+		b.Fatal(err)
+	}
+	weights := float64(4 * NewLayout(cfg).Total)
+	var rss float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		runtime.GC()
+		debug.FreeOSMemory() // measure the load, not the model written above
+		b.StartTimer()
+		m, err := Load(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss = float64(vmRSS())
+		runtime.KeepAlive(m)
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/load")
+	b.ReportMetric(rss/weights, "rss/weights")
+}
+
+func vmRSS() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
