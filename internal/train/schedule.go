@@ -8,8 +8,9 @@ import (
 // schedule maps a 0-based step to its learning rate. Warm-up rises
 // linearly so that step warmup-1 reaches the peak (unlike Hugging Face's,
 // whose first step has learning rate 0 and so wastes a step); after it the
-// rate stays constant or decays linearly or along a half cosine to the floor
-// at the last step.
+// rate stays constant or decays linearly or along a half cosine towards the
+// floor, which it reaches just after the last step (as Hugging Face's
+// schedules do, so that no step runs at a zero rate).
 type schedule struct {
 	kind          string
 	peak, floor   float64
@@ -32,7 +33,7 @@ func (s schedule) at(step int) float64 {
 	if s.kind == "constant" {
 		return s.peak
 	}
-	span := s.total - s.warmup - 1
+	span := s.total - s.warmup
 	if span <= 0 {
 		return s.peak
 	}

@@ -68,7 +68,8 @@ func TestClipMatchesTorch(t *testing.T) {
 }
 
 // TestSchedule checks the rates against the formulas written out by hand
-// for peak 1, floor 0.1, 2 warm-up steps and 7 steps (decay over steps 2..6).
+// for peak 1, floor 0.1, 2 warm-up steps and 7 steps (decay over steps 2..6,
+// progress (step-2)/5, the floor reached at step 7).
 func TestSchedule(t *testing.T) {
 	cos := func(p float64) float64 { return 0.1 + 0.9*0.5*(1+math.Cos(math.Pi*p)) }
 	tests := []struct {
@@ -76,8 +77,8 @@ func TestSchedule(t *testing.T) {
 		want []float64
 	}{
 		{"constant", []float64{0.5, 1, 1, 1, 1, 1, 1, 1}},
-		{"linear", []float64{0.5, 1, 1, 0.775, 0.55, 0.325, 0.1, 0.1}},
-		{"cosine", []float64{0.5, 1, 1, cos(0.25), cos(0.5), cos(0.75), 0.1, 0.1}},
+		{"linear", []float64{0.5, 1, 1, 0.82, 0.64, 0.46, 0.28, 0.1, 0.1}},
+		{"cosine", []float64{0.5, 1, 1, cos(0.2), cos(0.4), cos(0.6), cos(0.8), 0.1, 0.1}},
 	}
 	for _, tc := range tests {
 		s, err := newSchedule(tc.kind, 1, 0.1, 2, 7)
