@@ -3,6 +3,7 @@ package tokenize
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -292,6 +293,57 @@ func TestEveryTokenEncodesToItself(t *testing.T) {
 		}
 		if got := e.bpe(nil, string(raw)); len(got) != 1 || got[0] != int32(id) {
 			t.Fatalf("token %d %q merges to %v", id, raw, got)
+		}
+	}
+}
+
+func TestTextStream(t *testing.T) {
+	tok := testTokenizer(t)
+	n := 0
+	for _, c := range readGolden(t, "golden_r50k.jsonl") {
+		if c.Special || !utf8.ValidString(c.Text) {
+			continue
+		}
+		s := tok.NewTextStream()
+		var sb strings.Builder
+		for _, id := range c.IDs {
+			piece := s.Add(id)
+			if !utf8.ValidString(piece) {
+				t.Fatalf("%q: piece %q is not whole UTF-8", c.Text, piece)
+			}
+			if len(piece) < len(tok.TokenBytes(id)) {
+				n++ // a character was split across tokens
+			}
+			sb.WriteString(piece)
+		}
+		sb.WriteString(s.Flush())
+		if sb.String() != c.Text {
+			t.Fatalf("stream gave %q, want %q", sb.String(), c.Text)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no case split a character across tokens")
+	}
+}
+
+func TestConcurrentEncode(t *testing.T) {
+	tok := testTokenizer(t)
+	cases := readGolden(t, "golden_corpus.jsonl.gz")
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			for i := g; i < len(cases); i += 2 {
+				if !slices.Equal(tok.Encode(cases[i].Text), cases[i].IDs) {
+					errs <- fmt.Errorf("case %d differs under concurrency", i)
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
