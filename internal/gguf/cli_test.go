@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llmtune/llmtune/internal/safetensors"
 	"github.com/llmtune/llmtune/internal/testutil"
 )
 
@@ -128,5 +130,54 @@ func TestExportLoRAMergedMatchesPyTorch(t *testing.T) {
 	t.Logf("llama.cpp loss of the merged export %.6f, PyTorch with adapter %.6f, base %.6f", loss, ref.LoRA.Loss, ref.Loss)
 	if math.Abs(loss-ref.LoRA.Loss) > 1e-4 {
 		t.Errorf("loss %.6f, PyTorch with the adapter %.6f", loss, ref.LoRA.Loss)
+	}
+}
+
+// The hub's gpt2 checkpoint also holds h.N.attn.bias causal-mask buffers
+// (and names tensors "transformer.*"): they are not weights and must not
+// reach the GGUF file; the weights exported are the same as without them.
+func TestExportDropsAttnBias(t *testing.T) {
+	src := tinyDir(t)
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "vocab.json", "merges.txt"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := loadHF(t, src)
+	var ts []safetensors.Tensor
+	for _, lt := range m.Layout.Tensors {
+		ts = append(ts, safetensors.Tensor{Name: "transformer." + lt.Name, Shape: lt.Shape, Data: lt.Slice(m.Params)})
+	}
+	P := m.Config.NPositions
+	mask := make([]float32, P*P)
+	for i := 0; i < P; i++ {
+		for j := 0; j <= i; j++ {
+			mask[i*P+j] = 1
+		}
+	}
+	for i := 0; i < m.Config.NLayer; i++ {
+		ts = append(ts, safetensors.Tensor{Name: fmt.Sprintf("transformer.h.%d.attn.bias", i), Shape: []int{1, 1, P, P}, Data: mask})
+	}
+	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), 0o600, ts, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	withBias, plain := filepath.Join(t.TempDir(), "a.gguf"), filepath.Join(t.TempDir(), "b.gguf")
+	for _, c := range [][2]string{{dir, withBias}, {src, plain}} {
+		if _, code, stderr := runExportCLI(t, "--model", c[0], "--out", c[1], "--type", "f32", "--name", "x"); code != 0 {
+			t.Fatalf("export %s: exit %d: %s", c[0], code, stderr)
+		}
+	}
+	a, _ := os.ReadFile(withBias)
+	b, _ := os.ReadFile(plain)
+	if !bytes.Equal(a, b) {
+		t.Errorf("export with attn.bias buffers differs from the export without them")
+	}
+	if bytes.Contains(a, []byte("attn.bias")) {
+		t.Errorf("attn.bias reached the GGUF file")
 	}
 }
