@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/llmtune/llmtune/internal/blas"
@@ -80,6 +81,7 @@ func benchLoop(b *testing.B, preset string, rank int) {
 		}
 	}
 	resetPeakRSS()
+	cpu0 := cpuSeconds()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -88,9 +90,13 @@ func benchLoop(b *testing.B, preset string, rank int) {
 		}
 	}
 	b.StopTimer()
+	cpu := cpuSeconds() - cpu0
 	secs := b.Elapsed().Seconds()
 	tokens := float64(b.N * batch * seq)
 	b.ReportMetric(tokens/secs, "tokens/s")
+	// CPU time is less disturbed than wall time by other jobs on a shared
+	// machine (bench_train.py reports the same figure).
+	b.ReportMetric(tokens/cpu, "tokens/cpu_s")
 	b.ReportMetric(float64(vmHWM())/(1<<20), "peak_rss_MiB")
 	// Model FLOPs: 2·N per token forward for the non-embedding weights plus the
 	// tied LM head, twice that backward (full) or once (LoRA: activations only).
@@ -102,6 +108,15 @@ func benchLoop(b *testing.B, preset string, rank int) {
 	}
 	b.ReportMetric(tokens*(mult/2)*(2*n+attn)/secs/1e9, "model_GFLOPS")
 	b.ReportMetric(float64(blas.Threads()), "blas_threads")
+}
+
+// cpuSeconds is the process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // resetPeakRSS makes VmHWM start again from the current RSS (Linux
