@@ -116,7 +116,8 @@ func (e *Engine) Types() []string {
 // then type name, so the result does not depend on recognizer order.
 func (e *Engine) Detect(text string) []Span {
 	d := newDoc(text)
-	var cands []Span
+	defer d.release()
+	cands := d.spans
 	for _, r := range e.recognizers {
 		r.scan(d, func(start, end int, score float64) {
 			if start < 0 || end > len(text) || start >= end {
@@ -145,6 +146,7 @@ func (e *Engine) Detect(text string) []Span {
 			off = en
 		}
 	}
+	d.spans = cands
 	return e.resolve(text, cands)
 }
 

@@ -4,22 +4,38 @@ import "strings"
 
 // Recognizers that are driven by a field label or by an anchor (PIN/ZIP).
 
-// findKeywords calls fn(end) after every whole-word occurrence of one of
-// words (lower case) in the text.
-func (d *doc) findKeywords(words []string, fn func(s, e int)) {
+// keywords is a word list indexed by first byte, so that a document is
+// searched for all of them in one pass.
+type keywords struct {
+	byFirst [256][]string
+}
+
+func newKeywords(words []string) *keywords {
+	k := &keywords{}
 	for _, w := range words {
-		for off := 0; off < len(d.lower); {
-			i := strings.Index(d.lower[off:], w)
-			if i < 0 {
-				break
+		k.byFirst[w[0]] = append(k.byFirst[w[0]], w)
+	}
+	return k
+}
+
+// findKeywords calls fn(s, e) for every whole-word occurrence of one of the
+// (lower-case) keywords.
+func (d *doc) findKeywords(k *keywords, fn func(s, e int)) {
+	lo := d.lower
+	for i := 0; i < len(lo); i++ {
+		ws := k.byFirst[lo[i]]
+		if ws == nil || (i > 0 && isAlnum(lo[i-1]) && isAlnum(lo[i])) {
+			continue
+		}
+		best := ""
+		for _, w := range ws {
+			if len(w) > len(best) && strings.HasPrefix(lo[i:], w) && !(isAlnum(w[len(w)-1]) && isAlnum(d.at(i+len(w)))) {
+				best = w // the longest keyword at this position
 			}
-			s := off + i
-			e := s + len(w)
-			off = e
-			if (isAlnum(w[0]) && isAlnum(d.at(s-1))) || (isAlnum(w[len(w)-1]) && isAlnum(d.at(e))) {
-				continue
-			}
-			fn(s, e)
+		}
+		if best != "" {
+			fn(i, i+len(best))
+			i += len(best) - 1
 		}
 	}
 }
@@ -28,9 +44,11 @@ var mrnWords = []string{"mrn", "uhid", "hospital no", "hospital no.", "hosp. no"
 	"patient no", "patient number", "cr no", "cr. no", "c.r. no", "ip no", "ip reg", "ip registration", "ipd no", "opd no",
 	"registration no", "reg. no", "reg no", "medical record", "mr no", "mr. no", "case no", "uh id"}
 
+var mrnKeywords = newKeywords(mrnWords)
+
 func scanMRN(d *doc, emit func(int, int, float64)) {
 	t := d.text
-	d.findKeywords(mrnWords, func(_, e int) {
+	d.findKeywords(mrnKeywords, func(_, e int) {
 		// skip label filler: punctuation, "no", "number", "(uhid)" ... on the same line
 		p, limit := e, e+24
 		for p < len(t) && p < limit && t[p] != '\n' {
@@ -207,9 +225,11 @@ func parseDate(t string, p int) int {
 var dobWords = []string{"date of birth", "dob", "d.o.b", "d.o.b.", "birth date", "birthdate", "date-of-birth", "born",
 	"birthday", "b'day", "जन्म तिथि", "जन्मतिथि", "जन्म दिनांक", "जन्म"}
 
+var dobKeywords = newKeywords(dobWords)
+
 func scanDOB(d *doc, emit func(int, int, float64)) {
 	t := d.text
-	d.findKeywords(dobWords, func(_, e int) {
+	d.findKeywords(dobKeywords, func(_, e int) {
 		end := min(len(t), e+80)
 		lines := 0
 		for p := e; p < end; p++ {

@@ -1,65 +1,66 @@
 package anonymize
 
-import "strings"
+import (
+	"strings"
+	"sync"
+	"unsafe"
+)
 
 // doc is one text being scanned, with an ASCII-lowercased copy for
 // case-insensitive keyword search (same byte offsets: only A-Z change).
+// Docs are pooled: their slices are reused so that scanning allocates
+// little, which matters because the lexicon makes every GC cycle costly.
 type doc struct {
-	text    string
-	lower   string
-	runs    []numRun // digit groups, computed once and shared by the numeric recognizers
-	shields [][2]int // IBAN-shaped regions the numeric recognizers leave alone
-	words   []word   // name-candidate words, computed once for PERSON
+	text       string
+	lower      string
+	lowerBuf   []byte
+	runs       []numRun // digit runs, computed once and shared by the numeric recognizers
+	groups     [][2]int // digit groups of all runs
+	shields    [][2]int // IBAN-shaped regions the numeric recognizers leave alone
+	tokens     [][2]int // alphanumeric runs holding a digit (eachToken)
+	tokensDone bool
+	cands      []numCand // numeric sub-runs (eachCand)
+	candsDone  bool
+	words      []word // person scanner's words
+	spans      []Span // candidates before resolution
 }
 
+var docPool = sync.Pool{New: func() any { return new(doc) }}
+
 func newDoc(text string) *doc {
-	d := &doc{text: text, lower: asciiLower(text)}
-	d.runs = findNumRuns(text)
-	d.shields = findIBANShapes(text)
+	d := docPool.Get().(*doc)
+	d.text = text
+	d.lowerBuf = asciiLowerInto(d.lowerBuf[:0], text)
+	d.lower = unsafe.String(unsafe.SliceData(d.lowerBuf), len(d.lowerBuf))
+	if len(text) == 0 {
+		d.lower = ""
+	}
+	d.runs, d.groups = findNumRuns(text, d.runs[:0], d.groups[:0])
+	d.shields = findIBANShapes(text, d.shields[:0])
+	d.tokens, d.tokensDone = d.tokens[:0], false
+	d.cands, d.candsDone = d.cands[:0], false
+	d.words = d.words[:0]
+	d.spans = d.spans[:0]
 	return d
 }
 
-// findIBANShapes returns the regions that look like an IBAN (country code,
-// check digits, groups of up to four characters) whether or not the checksum
-// holds: the digit groups inside are parts of one code, not phone numbers or
-// Aadhaar numbers of their own.
-func findIBANShapes(t string) [][2]int {
-	var out [][2]int
-	for i := 0; i+6 < len(t); i++ {
-		if !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) || (i > 0 && isAlnum(t[i-1])) {
-			continue
-		}
-		sep := t[i+4]
-		if sep != ' ' && sep != '-' {
-			continue
-		}
-		p, groups := i+4, 0
-		for p < len(t) && p-i < 48 && t[p] == sep {
-			q := p + 1
-			for q < len(t) && q-p <= 5 && isAlnum(t[q]) {
-				q++
-			}
-			if q == p+1 || q-p > 5 {
-				break
-			}
-			groups++
-			p = q
-		}
-		if groups >= 3 {
-			out = append(out, [2]int{i, p})
-			i = p
-		}
+// release returns the doc to the pool; nothing may refer to it afterwards.
+func (d *doc) release() {
+	if cap(d.lowerBuf) > 1<<20 {
+		return // let very large buffers go
 	}
-	return out
+	d.text, d.lower = "", ""
+	docPool.Put(d)
 }
 
-func (d *doc) shielded(s, e int) bool {
-	for _, r := range d.shields {
-		if s < r[1] && r[0] < e {
-			return true
+func asciiLowerInto(b []byte, s string) []byte {
+	b = append(b, s...)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
 		}
 	}
-	return false
+	return b
 }
 
 func asciiLower(s string) string {
@@ -161,19 +162,19 @@ func (d *doc) lastWord(from, to int, words []string) int {
 	return best
 }
 
-// lineStart returns the offset of the start of the line holding pos.
-func (d *doc) lineStart(pos int) int {
-	i := strings.LastIndexByte(d.text[:pos], '\n')
-	return i + 1
-}
+// maxLine bounds how far line-oriented look-behinds search, so that a
+// document without newlines stays linear.
+const maxLine = 300
 
-// lineEnd returns the offset of the newline ending the line holding pos (or len).
-func (d *doc) lineEnd(pos int) int {
-	i := strings.IndexByte(d.text[pos:], '\n')
+// lineStart returns the offset of the start of the line holding pos (at
+// most maxLine bytes back).
+func (d *doc) lineStart(pos int) int {
+	from := max(0, pos-maxLine)
+	i := strings.LastIndexByte(d.text[from:pos], '\n')
 	if i < 0 {
-		return len(d.text)
+		return from
 	}
-	return pos + i
+	return from + i + 1
 }
 
 // before returns the start of a window of at most n bytes before pos that
@@ -184,4 +185,46 @@ func (d *doc) before(pos, n int) int {
 		from = 0
 	}
 	return from
+}
+
+// findIBANShapes returns the regions that look like an IBAN (country code,
+// check digits, groups of up to four characters) whether or not the checksum
+// holds: the digit groups inside are parts of one code, not phone numbers or
+// Aadhaar numbers of their own.
+func findIBANShapes(t string, out [][2]int) [][2]int {
+	for i := 0; i+6 < len(t); i++ {
+		if !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) || (i > 0 && isAlnum(t[i-1])) {
+			continue
+		}
+		sep := t[i+4]
+		if sep != ' ' && sep != '-' {
+			continue
+		}
+		p, groups := i+4, 0
+		for p < len(t) && p-i < 48 && t[p] == sep {
+			q := p + 1
+			for q < len(t) && q-p <= 5 && isAlnum(t[q]) {
+				q++
+			}
+			if q == p+1 || q-p > 5 {
+				break
+			}
+			groups++
+			p = q
+		}
+		if groups >= 3 {
+			out = append(out, [2]int{i, p})
+			i = p
+		}
+	}
+	return out
+}
+
+func (d *doc) shielded(s, e int) bool {
+	for _, r := range d.shields {
+		if s < r[1] && r[0] < e {
+			return true
+		}
+	}
+	return false
 }

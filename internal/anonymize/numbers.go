@@ -14,8 +14,8 @@ const (
 type numRun struct {
 	start  int // first byte, including a leading '+', "(+" or '('
 	plus   bool
-	glued  bool     // a letter touches the first digit ("is415-555-0132")
-	groups [][2]int // digit groups [s,e)
+	glued  bool // a letter touches the first digit ("is415-555-0132")
+	g0, g1 int  // its digit groups are doc.groups[g0:g1]
 }
 
 // numCand is one sub-run offered to the recognizers.
@@ -23,7 +23,7 @@ type numCand struct {
 	start, end int
 	digits     [maxDigits]byte
 	n          int // number of digits
-	glen       [maxGroups]int
+	glen       [maxGroups]uint8
 	ng         int  // number of groups
 	sep        byte // the one separator used between groups, 0 if one group, 'x' if mixed
 	parens     bool // parentheses inside or around
@@ -33,8 +33,7 @@ type numCand struct {
 
 func (c *numCand) str() string { return string(c.digits[:c.n]) }
 
-func findNumRuns(t string) []numRun {
-	var runs []numRun
+func findNumRuns(t string, runs []numRun, groups [][2]int) ([]numRun, [][2]int) {
 	n := len(t)
 	for i := 0; i < n; i++ {
 		if !isDigit(t[i]) {
@@ -52,7 +51,7 @@ func findNumRuns(t string) []numRun {
 			}
 			continue
 		}
-		r := numRun{start: i, glued: glued}
+		r := numRun{start: i, glued: glued, g0: len(groups)}
 		open := false
 		switch {
 		case glued:
@@ -68,7 +67,7 @@ func findNumRuns(t string) []numRun {
 			for i < n && isDigit(t[i]) {
 				i++
 			}
-			r.groups = append(r.groups, [2]int{s, i})
+			groups = append(groups, [2]int{s, i})
 			// separator?
 			q := i
 			if q < n && t[q] == ')' && open {
@@ -92,19 +91,31 @@ func findNumRuns(t string) []numRun {
 			}
 			i = q
 		}
+		r.g1 = len(groups)
 		runs = append(runs, r)
 		i-- // loop increment
 	}
-	return runs
+	return runs, groups
 }
 
-// eachCand calls fn for every admissible sub-run of every run.
+// eachCand calls fn for every admissible sub-run of every run; the list is
+// built once per document and shared by the numeric recognizers.
 func (d *doc) eachCand(fn func(c *numCand)) {
+	if !d.candsDone {
+		d.candsDone = true
+		d.buildCands(func(c *numCand) { d.cands = append(d.cands, *c) })
+	}
+	for i := range d.cands {
+		fn(&d.cands[i])
+	}
+}
+
+func (d *doc) buildCands(fn func(c *numCand)) {
 	t := d.text
 	var c numCand
 	for ri := range d.runs {
 		r := &d.runs[ri]
-		g := r.groups
+		g := d.groups[r.g0:r.g1]
 		for i := 0; i < len(g); i++ {
 			c.n, c.ng, c.sep, c.parens = 0, 0, 0, false
 			for j := i; j < len(g) && j-i < maxGroups; j++ {
@@ -114,7 +125,7 @@ func (d *doc) eachCand(fn func(c *numCand)) {
 				}
 				copy(c.digits[c.n:], t[g[j][0]:g[j][1]])
 				c.n += gl
-				c.glen[c.ng] = gl
+				c.glen[c.ng] = uint8(gl)
 				c.ng++
 				if j > i {
 					sep := t[g[j-1][1]:g[j][0]]
@@ -173,7 +184,7 @@ func (c *numCand) groupsAre(ls ...int) bool {
 		return false
 	}
 	for i, l := range ls {
-		if c.glen[i] != l {
+		if int(c.glen[i]) != l {
 			return false
 		}
 	}

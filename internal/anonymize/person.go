@@ -26,11 +26,18 @@ const (
 	fGiven   = 1
 	fSurname = 2
 	fWord    = 4 // also an ordinary English word
+	// the rest only in lexicon.info
+	fDict  = 8 // an ordinary English word
+	fTitle = 16
+	fGreet = 32
+	fOrg   = 64
+	fStop  = 128
 )
 
 type lexicon struct {
 	names map[string]uint8
 	words map[string]struct{}
+	info  map[string]uint8  // every word the person scanner asks about: one lookup per word
 	given map[bool][]string // pseudonym pools: Latin (false) and Devanagari (true)
 	surn  map[bool][]string
 }
@@ -71,6 +78,22 @@ func loadLexicon() *lexicon {
 			}
 		})
 		eachLine(wordsGz, func(w string) { l.words[w] = struct{}{} })
+		l.info = make(map[string]uint8, len(l.names)+len(l.words))
+		for k, f := range l.names {
+			l.info[k] = f
+		}
+		for w := range l.words {
+			if f, ok := l.info[w]; ok && f&(fGiven|fSurname) != 0 {
+				l.info[w] = f | fDict | fWord
+			} else {
+				l.info[w] = f | fDict
+			}
+		}
+		for m, bit := range map[*map[string]bool]uint8{&titleWords: fTitle, &greetWords: fGreet, &orgWords: fOrg, &stopCaps: fStop, &devaStop: fStop} {
+			for w := range *m {
+				l.info[w] |= bit
+			}
+		}
 		lex = l
 	})
 	return lex
@@ -99,11 +122,12 @@ const (
 )
 
 type word struct {
-	s, e  int
-	kind  uint8
-	flags uint8 // lexicon flags
-	dict  bool  // an ordinary English word
-	role  uint8 // rName, rTitle, rGreet, rOrg, rStop
+	s, e    int
+	kind    uint8
+	flags   uint8 // lexicon flags
+	dict    bool  // an ordinary English word
+	stopCap bool  // never part of a name (stopCaps)
+	role    uint8 // rName, rTitle, rGreet, rOrg, rStop
 }
 
 const (
@@ -152,7 +176,7 @@ func isDevanagari(r rune) bool { return r >= 0x0900 && r <= 0x097F }
 func (d *doc) personWords() []word {
 	l := loadLexicon()
 	t := d.text
-	var out []word
+	out := d.words[:0]
 	var buf [48]byte
 	for i := 0; i < len(t); {
 		c := t[i]
@@ -164,6 +188,9 @@ func (d *doc) personWords() []word {
 			s := i
 			for i < len(t) && (isAlpha(t[i]) || ((t[i] == '\'' || t[i] == '-') && i+1 < len(t) && isAlpha(t[i+1]) && i > s)) {
 				i++
+			}
+			if i-s > 2 && t[i-2] == '\'' && (t[i-1] == 's' || t[i-1] == 'S') {
+				i -= 2 // possessive: "Sharma's"
 			}
 			if i < len(t) && (isDigit(t[i]) || t[i] >= 0x80 && !strings.HasPrefix(t[i:], "’")) || isDigit(d.at(s-1)) {
 				continue // glued to digits: a code, not a name
@@ -203,39 +230,34 @@ func (d *doc) personWords() []word {
 				buf[k] = b
 			}
 			key := buf[:n]
-			w.flags = l.names[string(key)]
-			if w.flags == 0 && bytes.IndexByte(key, '-') > 0 {
+			inf := l.info[string(key)]
+			if inf&(fGiven|fSurname) == 0 && bytes.IndexByte(key, '-') > 0 {
 				// double-barrelled names: every part must be a name
-				var f uint8 = fGiven | fSurname
+				var f uint8
 				for _, part := range bytes.Split(key, []byte{'-'}) {
-					pf := l.names[string(part)]
+					pf := l.info[string(part)]
 					if pf&(fGiven|fSurname) == 0 {
 						f = 0
 						break
 					}
-					f &= pf | fWord
-					if pf&fGiven != 0 || pf&fSurname != 0 {
-						f |= pf & (fGiven | fSurname)
-					}
+					f |= pf & (fGiven | fSurname | fWord)
 				}
-				w.flags = f
+				inf = f
 			}
-			_, w.dict = l.words[string(key)]
-			ks := string(key)
+			w.flags = inf & (fGiven | fSurname | fWord)
+			w.dict = inf&fDict != 0
+			w.stopCap = inf&fStop != 0
 			switch {
-			case titleWords[ks]:
+			case inf&fTitle != 0:
 				w.role = rTitle
-			case greetWords[ks]:
+			case inf&fGreet != 0:
 				w.role = rGreet
-			case orgWords[ks]:
+			case inf&fOrg != 0:
 				w.role = rOrg
-			case stopCaps[ks]:
+			case inf&fStop != 0:
 				w.role = rStop
 			case w.dict && w.flags&(fGiven|fSurname) == 0:
 				w.role = rStop
-			}
-			if w.dict && w.flags != 0 {
-				w.flags |= fWord
 			}
 			out = append(out, w)
 			continue
@@ -254,18 +276,19 @@ func (d *doc) personWords() []word {
 			i += size
 		}
 		w := word{s: s, e: i, kind: kDeva}
-		ks := t[s:i]
-		w.flags = l.names[ks]
+		inf := l.info[t[s:i]]
+		w.flags = inf & (fGiven | fSurname)
 		switch {
-		case titleWords[ks]:
+		case inf&fTitle != 0:
 			w.role = rTitle
-		case greetWords[ks]:
+		case inf&fGreet != 0:
 			w.role = rGreet
-		case devaStop[ks]:
+		case inf&fStop != 0:
 			w.role = rStop
 		}
 		out = append(out, w)
 	}
+	d.words = out
 	return out
 }
 
@@ -294,6 +317,14 @@ var labelWords = []string{"name", "patient", "customer", "client", "agent", "ben
 	"technician", "engineer", "approver", "reviewer", "prepared", "verified", "cc", "bcc", "student", "teacher", "user",
 	"नाम", "मरीज", "मरीज़", "ग्राहक", "पार्टनर", "एजेंट", "डॉक्टर", "पिता", "माता", "पति", "पत्नी", "संपर्क"}
 
+var labelWordSet = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range labelWords {
+		m[w] = true
+	}
+	return m
+}()
+
 var phraseCues = []string{"thank you", "thanks", "thankyou", "name is", "name's", "call me", "named", "called", "identified as", "spoke to", "spoke with",
 	"s/o", "w/o", "d/o", "c/o", "son of", "daughter of", "wife of", "husband of", "i am", "i'm", "this is", "signed by",
 	"approved by", "referred by", "assisted by", "handled by", "contact person", "attended by", "seen by", "treated by"}
@@ -313,13 +344,19 @@ func labelCue(pre string) bool {
 	if len(lab) > 40 {
 		lab = lab[len(lab)-40:]
 	}
-	for _, w := range labelWords {
-		if i := strings.LastIndex(lab, w); i >= 0 {
-			e := i + len(w)
-			if (i == 0 || !isAlnum(lab[i-1])) && (e == len(lab) || !isAlnum(lab[e])) {
-				return true
-			}
+	// the label's words, split at anything but letters (Devanagari bytes count as letters)
+	for i := 0; i < len(lab); {
+		for i < len(lab) && !(isAlpha(lab[i]) || lab[i] >= 0x80) {
+			i++
 		}
+		j := i
+		for j < len(lab) && (isAlpha(lab[j]) || lab[j] >= 0x80) {
+			j++
+		}
+		if j > i && labelWordSet[lab[i:j]] {
+			return true
+		}
+		i = j
 	}
 	return false
 }
@@ -375,6 +412,9 @@ func scanPerson(d *doc, emit func(int, int, float64)) {
 		}
 		chain := ws[i:j]
 		i = j
+		if len(chain) > 8 {
+			continue // a run of capitalised words this long is a heading or a list, not one name
+		}
 		// an organisation/place word anywhere in the chain makes it not a person
 		org := false
 		for k := range chain {
@@ -389,7 +429,7 @@ func scanPerson(d *doc, emit func(int, int, float64)) {
 		// name ends there ("Hi Shiny,"), or when a surname follows ("Shiny Bose")
 		for k := range chain {
 			w := &chain[k]
-			if w.role != rStop || w.kind != kTitle || stopCaps[asciiLower(t[w.s:w.e])] {
+			if w.role != rStop || w.kind != kTitle || w.stopCap {
 				continue
 			}
 			afterCue := k > 0 && (chain[k-1].role == rGreet || chain[k-1].role == rTitle)
@@ -442,6 +482,10 @@ func scorePart(d *doc, part []word, cue float64) (int, int, float64) {
 	// trailing initials are not part of a name ("Kumar A." is rare, "Section A." common)
 	for len(part) > 0 && part[len(part)-1].kind == kInitial {
 		part = part[:len(part)-1]
+	}
+	// a leading ordinary word that is only a surname ("Call Priya Sharma")
+	for len(part) > 1 && part[0].flags&fWord != 0 && part[0].flags&fGiven == 0 {
+		part = part[1:]
 	}
 	if len(part) == 0 {
 		return 0, 0, 0

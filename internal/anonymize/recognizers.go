@@ -399,9 +399,18 @@ func scanIP(d *doc, emit func(int, int, float64)) {
 			}
 		}
 		if (isHex(c) || c == ':') && !isAlnum(prev) && prev != ':' && prev != '.' {
-			e := i
+			e, colons := i, 0
 			for e < len(t) && e-i < 64 && (isHex(t[e]) || t[e] == ':' || t[e] == '.') {
+				if t[e] == ':' {
+					colons++
+				}
 				e++
+			}
+			if colons < 2 {
+				if e > i {
+					i = e - 1
+				}
+				continue
 			}
 			for e > i && t[e-1] == '.' {
 				e--
@@ -592,19 +601,32 @@ func scanAccount(d *doc, emit func(int, int, float64)) {
 
 // ---- alphanumeric identifiers ----
 
-// eachToken calls fn for every maximal run of ASCII letters and digits.
+// eachToken calls fn for every maximal run of ASCII letters and digits that
+// holds a digit (every alphanumeric identifier and postal code does). The
+// runs are found once per document and shared.
 func (d *doc) eachToken(fn func(s, e int)) {
-	t := d.text
-	for i := 0; i < len(t); {
-		if !isAlnum(t[i]) {
-			i++
-			continue
+	if !d.tokensDone {
+		d.tokensDone = true
+		t := d.text
+		for i := 0; i < len(t); {
+			if !isAlnum(t[i]) {
+				i++
+				continue
+			}
+			s, dig := i, false
+			for i < len(t) && isAlnum(t[i]) {
+				if isDigit(t[i]) {
+					dig = true
+				}
+				i++
+			}
+			if dig {
+				d.tokens = append(d.tokens, [2]int{s, i})
+			}
 		}
-		s := i
-		for i < len(t) && isAlnum(t[i]) {
-			i++
-		}
-		fn(s, i)
+	}
+	for _, tk := range d.tokens {
+		fn(tk[0], tk[1])
 	}
 }
 
