@@ -138,3 +138,41 @@ func TestRealNetworkResume(t *testing.T) {
 		}
 	}
 }
+
+// TestRealGradAccumulation: without dropout, two accumulated micro-batches
+// of 2 give the weights one batch of 4 gives (the network must add into its
+// gradients, as the contract says, not overwrite them).
+func TestRealGradAccumulation(t *testing.T) {
+	var w [2][]float32
+	for i, shape := range [][2]int{{4, 1}, {2, 2}} {
+		o := Defaults()
+		o.Init, o.Data, o.Out = "gpt2-tiny", "-", t.TempDir()
+		o.Steps, o.Seq, o.LR, o.Seed, o.NoDropout, o.ValEvery = 2, 16, 1e-3, 9, true, 0
+		o.Batch, o.GradAccum = shape[0], shape[1]
+		if err := o.resolve(); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := model.NewTrainer(tinyModel(t), model.TrainOptions{Batch: o.Batch, Seq: o.Seq, Seed: o.Seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := session{net: tr, w: bufferWeights{tr.Trainable()}, train: fakeBlocks(8, o.Seq, 300),
+			final: func(runDir) (string, string, error) { return "", "", nil }}
+		if _, err := trainSession(context.Background(), o, s, quiet()); err != nil {
+			t.Fatal(err)
+		}
+		w[i] = slices.Clone(tr.Trainable())
+	}
+	moved, start := 0, tinyModel(t).Params
+	for i := range w[0] {
+		if d := w[0][i] - w[1][i]; d > 2e-6 || d < -2e-6 {
+			t.Fatalf("param %d: batch 4 gives %v, 2 x 2 gives %v", i, w[0][i], w[1][i])
+		}
+		if w[0][i] != start[i] {
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Fatal("training did not move the weights")
+	}
+}
