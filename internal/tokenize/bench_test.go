@@ -62,9 +62,11 @@ func BenchmarkEncode(b *testing.B) {
 	b.Run("all-cores", func(b *testing.B) {
 		b.ReportAllocs() // B/op over the input's size is the memory per input byte
 		b.SetBytes(int64(len(text)))
+		c0 := cpuTime()
 		for i := 0; i < b.N; i++ {
 			tok.Encode(text)
 		}
+		b.ReportMetric(float64(len(text))*float64(b.N)/1e6/(cpuTime()-c0).Seconds(), "MB/cpu-s")
 		b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 	})
 }
