@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -163,14 +164,21 @@ func TestRealGradAccumulation(t *testing.T) {
 		}
 		w[i] = slices.Clone(tr.Trainable())
 	}
-	moved, start := 0, tinyModel(t).Params
+	// AdamW's first steps move each weight by about ±lr whatever the
+	// gradient's size, so a weight whose gradient is rounding noise may
+	// differ by ~lr between summation orders; a network that overwrote
+	// instead of adding would differ on a large share of the weights.
+	moved, differ, start := 0, 0, tinyModel(t).Params
 	for i := range w[0] {
-		if d := w[0][i] - w[1][i]; d > 2e-6 || d < -2e-6 {
-			t.Fatalf("param %d: batch 4 gives %v, 2 x 2 gives %v", i, w[0][i], w[1][i])
+		if d := math.Abs(float64(w[0][i] - w[1][i])); d > 1e-5 {
+			differ++
 		}
 		if w[0][i] != start[i] {
 			moved++
 		}
+	}
+	if differ > len(start)/1000 {
+		t.Fatalf("%d of %d weights differ by more than 1e-5 between batch 4 and 2 x 2", differ, len(start))
 	}
 	if moved == 0 {
 		t.Fatal("training did not move the weights")
