@@ -50,7 +50,7 @@ install: build
 
 # Regenerate testdata/sample from its generator (deterministic).
 sample:
-	$(GO) run ./testdata/sample/gen -out testdata/sample
+	$(GO) run ./internal/dataset/gensample -out testdata/sample
 
 clean:
 	rm -rf bin
