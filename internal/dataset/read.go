@@ -439,7 +439,6 @@ func readCSV(ctx context.Context, name string, r io.Reader, o ReadOptions, fn fu
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -454,6 +453,7 @@ func readCSV(ctx context.Context, name string, r io.Reader, o ReadOptions, fn fu
 			}
 			return err
 		}
+		line, _ := cr.FieldPos(0)
 		valid := true
 		for _, f := range row {
 			if !utf8.ValidString(f) {
