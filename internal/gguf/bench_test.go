@@ -15,7 +15,7 @@ import (
 // BenchmarkLlamaCpp124M exports a GPT-2 124M-shaped model (random weights:
 // speed does not depend on them) as f32, f16 and q8_0, and has llama.cpp
 // generate 128 tokens greedily from a 16-token prompt on
-// $LLMTUNE_LLAMA_THREADS threads (default 2). Metrics: file MB, llama.cpp
+// $LLMTUNE_LLAMA_THREADS threads (default 1). Metrics: file MB, llama.cpp
 // tokens/s (from the median and the fastest token time), and the export's
 // own MB/s (fsync included).
 func BenchmarkLlamaCpp124M(b *testing.B) {

@@ -7,7 +7,8 @@
 //   after "greedy_prompt" (default: prompt),
 //   "logits_out": path for float32 logits [len(prompt), vocab],
 //   "tokenize": [strings], "bench": n tokens to time (0: none),
-//   "threads": llama.cpp threads (default 2)}
+//   "threads": llama.cpp threads (default 1: on a busy machine a second
+//   thread spinning at llama.cpp's barriers slows it down)}
 // Prints one JSON object on stdout.
 import fs from "node:fs";
 import path from "node:path";
@@ -30,7 +31,7 @@ out.tokenized = (req.tokenize || []).map((s) => Array.from(model.tokenize(s, fal
 out.bos = model.tokens.bos;
 out.eos = model.tokens.eos;
 
-const context = await model.createContext({ contextSize: req.context, batchSize: req.context, threads: req.threads || 2 });
+const context = await model.createContext({ contextSize: req.context, batchSize: req.context, threads: req.threads || 1 });
 const seq = context.getSequence();
 
 // Logits after every prompt token.
