@@ -86,11 +86,14 @@ func runExport(ctx context.Context, o exportOptions, out *cli.Output) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// The tokenizer must be the one llmtune itself uses with this model.
-	if _, err := tokenize.Load(tokDir); err != nil {
+	// The tokenizer must be the one llmtune itself uses with this model, and
+	// its end-of-text token begins and ends every training example.
+	tok, err := tokenize.Load(tokDir)
+	if err != nil {
 		return err
 	}
-	v, err := gguf.ReadVocab(tokDir, m.Config.VocabSize, m.Config.BosTokenID, m.Config.EosTokenID)
+	eos := int(tok.EOS())
+	v, err := gguf.ReadVocab(tokDir, m.Config.VocabSize, eos, eos)
 	if err != nil {
 		return err
 	}
