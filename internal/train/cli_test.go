@@ -200,3 +200,33 @@ func preparedData(t *testing.T) string {
 	}
 	return prepDir
 }
+
+// TestBinaryConfigFile: --config reads a run's keys, flags given override
+// them, the run's config.json records the result, and a typo is an error.
+func TestBinaryConfigFile(t *testing.T) {
+	data := preparedData(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "settings.json")
+	os.WriteFile(cfg, []byte(`{"init": "gpt2-tiny", "data": "`+data+`", "steps": 5, "batch": 2, "seq": 16,
+		"schedule": "linear", "lr": 0.002, "val_every": 0}`), 0o600)
+	run := filepath.Join(dir, "run")
+	out, errOut, code := llmtune(t, "train", "--config", cfg, "--out", run, "--steps", "2", "--json", "-q")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var sum Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil || sum.Steps != 2 {
+		t.Fatalf("summary %q (%v): want 2 steps (the flag overrides the file's 5)", out, err)
+	}
+	got, err := ReadOptions(filepath.Join(run, "config.json"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Steps != 2 || got.Batch != 2 || got.Seq != 16 || got.Schedule != "linear" || got.LR != 0.002 || got.Out != run || got.ClipNorm != 1 {
+		t.Fatalf("resolved config %+v", got)
+	}
+	os.WriteFile(cfg, []byte(`{"init": "gpt2-tiny", "stepz": 5}`), 0o600)
+	if _, errOut, code := llmtune(t, "train", "--config", cfg, "--out", filepath.Join(dir, "run2")); code != 2 || !strings.Contains(errOut, "stepz") {
+		t.Fatalf("unknown key: exit %d, %q", code, errOut)
+	}
+}
