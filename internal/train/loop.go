@@ -59,6 +59,8 @@ type loop struct {
 	timedSecs   float64
 	stepsHere   int  // steps run by this process
 	zeroed      bool // Grads() holds zeros
+	allTokens   int64
+	allSecs     float64
 	lastLoss    float64
 }
 
@@ -220,6 +222,8 @@ func (l *loop) step() (record, error) {
 	l.lastLoss = loss
 	secs := time.Since(start).Seconds()
 	l.stepsHere++
+	l.allTokens += tokens
+	l.allSecs += secs
 	// Steady state: the first two steps of a process warm caches and pools.
 	if l.stepsHere > 2 {
 		l.timedTokens += tokens
@@ -300,10 +304,14 @@ func (l *loop) evaluate() (float64, error) {
 	return sum / count, nil
 }
 
-// tokensPerSecond is the steady-state rate of this process.
+// tokensPerSecond is the steady-state rate of this process (over all its
+// steps when it ran fewer than three).
 func (l *loop) tokensPerSecond() float64 {
 	if l.timedSecs > 0 {
 		return float64(l.timedTokens) / l.timedSecs
+	}
+	if l.allSecs > 0 {
+		return float64(l.allTokens) / l.allSecs
 	}
 	return 0
 }
