@@ -294,3 +294,37 @@ func TestApplyAdapterMatchesPyTorchLoRALoss(t *testing.T) {
 		t.Error("an adapter of the wrong rank was accepted")
 	}
 }
+
+func TestSaveAdapterRoundTrip(t *testing.T) {
+	m, ref, _ := loadRefModel(t, "tiny-perturbed")
+	lc := LoRAConfig{Rank: 2, Alpha: 8}
+	tr, err := NewTrainer(m, TrainOptions{Batch: 1, Seq: 4, LoRA: &lc, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tr.Trainable() {
+		tr.Trainable()[i] += 0.01 * float32(i%7) // B nonzero, so the merge matters
+	}
+	dir := filepath.Join(t.TempDir(), "adapter")
+	if err := tr.SaveAdapter(dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg, tensors, _, err := ReadAdapter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tensors["base_model.model.transformer.h.1.attn.c_attn.lora_B.weight"]; !ok || cfg.Rank != 2 {
+		t.Fatalf("adapter names/config not PEFT's: %v %v", cfg, len(tensors))
+	}
+	m2, _, _ := loadRefModel(t, "tiny-perturbed")
+	if err := ApplyAdapter(m2, cfg, tensors); err != nil {
+		t.Fatal(err)
+	}
+	tr.MergeLoRA()
+	for i := range m.Params {
+		if d := math.Abs(float64(m.Params[i] - m2.Params[i])); d > 1e-6 {
+			t.Fatalf("param %d: MergeLoRA %v, saved+applied adapter %v", i, m.Params[i], m2.Params[i])
+		}
+	}
+	_ = ref
+}

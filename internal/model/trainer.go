@@ -136,3 +136,19 @@ func (t *Trainer) MergeLoRA() {
 		t.net.lora.merge(t.m.Config, t.m.Layout, t.m.Params)
 	}
 }
+
+// SaveAdapter writes the LoRA adapters in PEFT's format (adapter_config.json
+// + adapter_model.safetensors, names base_model.model.transformer.h.{i}...).
+func (t *Trainer) SaveAdapter(dir string) error {
+	ls := t.net.lora
+	if ls == nil {
+		return errors.New("model: SaveAdapter on a full fine-tuning trainer (no LoRA adapters)")
+	}
+	tensors := make(map[string][]float32, len(ls.lay.Tensors))
+	shapes := make(map[string][]int, len(ls.lay.Tensors))
+	for _, tn := range ls.lay.Tensors {
+		tensors[tn.Name] = tn.Slice(ls.params)
+		shapes[tn.Name] = tn.Shape
+	}
+	return WriteAdapter(dir, ls.cfg, "", tensors, shapes)
+}
