@@ -307,3 +307,38 @@ func tinyDir(t testing.TB) string {
 	t.Helper()
 	return testutil.Testdata(t, "models", "tiny-perturbed")
 }
+
+// FuzzParseTokenizer: tokenizer files from a model directory are outside
+// input; any bytes give a vocabulary or an error, never a panic.
+func FuzzParseTokenizer(f *testing.F) {
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]},"added_tokens":[{"id":3,"content":"<|endoftext|>","special":true}]}`), []byte("#version: 0.2\na b\n"))
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":-1},"merges":["a b", 3]}}`), []byte("a b c\n"))
+	f.Fuzz(func(t *testing.T, tj, merges []byte) {
+		if ids, m, special, err := parseTokenizerJSON("tokenizer.json", tj); err == nil {
+			buildVocab(ids, m, special, 8, 3, 3, "fuzz")
+		}
+		parseMergesTxt("merges.txt", merges)
+	})
+}
+
+// BenchmarkExportTiny measures writing the reference tiny model (3.3M
+// parameters) as each type, to memory.
+func BenchmarkExportTiny(b *testing.B) {
+	m := loadHF(b, tinyDir(b))
+	v, err := ReadVocab(tinyDir(b), m.Config.VocabSize, 50256, 50256)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, typ := range []TensorType{F32, F16, Q8_0} {
+		b.Run(typ.String(), func(b *testing.B) {
+			b.SetBytes(int64(4 * len(m.Params)))
+			var buf bytes.Buffer
+			for b.Loop() {
+				buf.Reset()
+				if err := Export(&buf, m.Config, m.Layout, m.Params, v, ExportOptions{Type: typ}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package gguf
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 )
 
 // F32ToF16 converts to IEEE half precision with round-to-nearest-even,
@@ -112,15 +113,21 @@ func dequantizeQ8(dst []float32, src []byte) {
 func encode(dst []byte, t TensorType, x []float32) []byte {
 	switch t {
 	case F32:
-		for _, v := range x {
-			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(v))
+		n := len(dst)
+		dst = slices.Grow(dst, 4*len(x))[:n+4*len(x)]
+		out := dst[n:]
+		for i, v := range x {
+			binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(v))
 		}
 	case F16:
-		for _, v := range x {
-			dst = binary.LittleEndian.AppendUint16(dst, F32ToF16(v))
+		n := len(dst)
+		dst = slices.Grow(dst, 2*len(x))[:n+2*len(x)]
+		out := dst[n:]
+		for i, v := range x {
+			binary.LittleEndian.PutUint16(out[2*i:], F32ToF16(v))
 		}
 	case Q8_0:
-		dst = quantizeQ8(dst, x)
+		dst = quantizeQ8(slices.Grow(dst, len(x)/q8BlockValues*q8BlockBytes), x)
 	}
 	return dst
 }

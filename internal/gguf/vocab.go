@@ -121,6 +121,10 @@ func readMergesTxt(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseMergesTxt(path, b)
+}
+
+func parseMergesTxt(path string, b []byte) ([]string, error) {
 	var merges []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
@@ -150,6 +154,10 @@ func readTokenizerJSON(path string) (map[string]int, []string, map[int]bool, err
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return parseTokenizerJSON(path, b)
+}
+
+func parseTokenizerJSON(path string, b []byte) (map[string]int, []string, map[int]bool, error) {
 	var tj struct {
 		Model struct {
 			Type   string            `json:"type"`
@@ -182,6 +190,9 @@ func readTokenizerJSON(path string) (map[string]int, []string, map[int]bool, err
 		merges = append(merges, pair[0]+" "+pair[1])
 	}
 	ids := tj.Model.Vocab
+	if ids == nil {
+		ids = map[string]int{}
+	}
 	special := map[int]bool{}
 	for _, at := range tj.AddedTokens {
 		if _, ok := ids[at.Content]; !ok {
