@@ -46,7 +46,7 @@ type layerActs struct {
 	atty                  []float32 // [N,C] attention output, heads merged
 	mid                   []float32 // [N,C]
 	ln2, ln2Mean, ln2Rstd []float32
-	fc, gelu              []float32 // [N,I] before and after gelu_new
+	fc, gelu              []float32 // [N,I] gelu_new'(c_fc output) (overwritten in forward) and gelu_new output
 	loraU, loraX          []float32 // [N,r] x·Aᵀ and, with LoRA dropout, the dropped x [N,C]
 }
 
@@ -180,7 +180,7 @@ func (n *network) layerForward(l int) {
 	nn.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.mid, p.ln2w, p.ln2b, N, C, n.eps)
 	nn.LinearForward(a.fc, a.ln2, p.fcW, p.fcB, N, C, I)
 	n.loraForward(l, modFC, a.fc, a.ln2)
-	nn.GELUForward(a.gelu, a.fc)
+	nn.GELUForwardSave(a.gelu, a.fc, a.fc)
 	nn.LinearForward(n.branch, a.gelu, p.mlpW, p.mlpB, N, I, C)
 	n.loraForward(l, modMLP, n.branch, a.gelu)
 	nn.ResidualForward(n.res[l+1], a.mid, n.branch, n.drop(l, siteResidMLP))
@@ -228,7 +228,7 @@ func (n *network) layerBackward(l int) bool {
 	if n.loraBackward(l, modMLP, n.dfc, db, a.gelu) {
 		return true
 	}
-	nn.GELUBackward(n.dfc, n.dfc, a.fc)
+	nn.GELUBackwardSaved(n.dfc, n.dfc, a.fc)
 	nn.LinearBackward(n.dln, g.fcW, g.fcB, n.dfc, a.ln2, p.fcW, N, C, I)
 	if n.loraBackward(l, modFC, n.dln, n.dfc, a.ln2) {
 		return true

@@ -30,3 +30,27 @@ func GELUBackward(dx, dy, x []float32) {
 		}
 	})
 }
+
+// GELUForwardSave is GELUForward that also keeps gelu'(x) for backward, so
+// backward needs no second tanh: use GELUBackwardSaved with it.
+//
+//	x: [n] → y: [n] (writes); d: [n] (writes gelu'(x); may alias x)
+func GELUForwardSave(y, d, x []float32) {
+	Parallel(len(x), 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			t := tanhf(geluK * (v + geluC*v*v*v))
+			y[i] = 0.5 * v * (1 + t)
+			d[i] = 0.5*(1+t) + 0.5*v*(1-t*t)*geluK*(1+3*geluC*v*v)
+		}
+	})
+}
+
+// GELUBackwardSaved writes dx = dy * d with d from GELUForwardSave (dx may alias dy).
+func GELUBackwardSaved(dx, dy, d []float32) {
+	Parallel(len(d), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			dx[i] = dy[i] * d[i]
+		}
+	})
+}

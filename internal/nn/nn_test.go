@@ -98,6 +98,15 @@ func TestGELUGrad(t *testing.T) {
 	dx := make([]float32, 50)
 	GELUBackward(dx, wy, x)
 	fdCheck(t, "dx", x, loss, dx, 1e-3)
+	y2, d, dx2 := make([]float32, 50), make([]float32, 50), make([]float32, 50)
+	loss() // fdCheck leaves y at a perturbed x
+	GELUForwardSave(y2, d, x)
+	GELUBackwardSaved(dx2, wy, d)
+	for i := range y {
+		if y2[i] != y[i] || math.Abs(float64(dx2[i]-dx[i])) > 1e-6 {
+			t.Fatalf("saved-derivative GELU differs at %d: %v/%v %v/%v", i, y2[i], y[i], dx2[i], dx[i])
+		}
+	}
 	// gelu_new reference values (transformers NewGELUActivation, float64).
 	for _, c := range []struct{ x, y float64 }{{1, 0.8411919906082768}, {-1, -0.15880800939172324}, {3, 2.996362607918227}, {0, 0}} {
 		GELUForward(y[:1], []float32{float32(c.x)})
