@@ -8,7 +8,6 @@ import (
 	"math/rand"
 	"slices"
 
-	"github.com/llmtune/llmtune/internal/blas"
 	"github.com/llmtune/llmtune/internal/nn"
 )
 
@@ -141,7 +140,7 @@ func (d *decoder) step(ids []int32) []float32 {
 	}
 	d.pos += n
 	nn.LayerNormForward(d.lnLast, mean[:1], rstd[:1], x[(n-1)*C:], d.lnfW, d.lnfB, 1, C, eps)
-	blas.Sgemm(false, true, 1, c.VocabSize, C, 1, d.lnLast, C, d.wte, C, 0, d.logits, c.VocabSize)
+	nn.Gemv(false, c.VocabSize, C, 1, d.wte, C, d.lnLast, 0, d.logits)
 	return d.logits
 }
 

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync"
 
+	gblas "gonum.org/v1/gonum/blas"
+
 	"github.com/llmtune/llmtune/internal/blas"
 )
 
@@ -70,3 +72,35 @@ func Gemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 // parallelise with goroutines instead (see Gemm). Measured on the 2-core
 // machine: BenchmarkTrainStep124M's go-threads vs openblas-threads.
 func UseGoThreads() { blas.SetThreads(1) }
+
+// gemver is the level-2 routine both BLAS backends provide.
+type gemver interface {
+	Sgemv(tA gblas.Transpose, m, n int, alpha float32, a []float32, lda int, x []float32, incX int, beta float32, y []float32, incY int)
+}
+
+// Gemv is y = alpha·op(A)·x + beta·y for row-major A [m, n] (op(A) = Aᵀ
+// when trans), split across the cores along y. Decoding one position is a
+// matrix-vector product: SGEMM with one row costs about 5x more than SGEMV
+// (it packs the whole weight matrix each call).
+func Gemv(trans bool, m, n int, alpha float32, a []float32, lda int, x []float32, beta float32, y []float32) {
+	g, ok := blas.Impl.(gemver)
+	if !ok {
+		if trans {
+			Gemm(false, false, 1, n, m, alpha, x, m, a, lda, beta, y, n)
+		} else {
+			Gemm(false, true, 1, m, n, alpha, x, n, a, lda, beta, y, m)
+		}
+		return
+	}
+	outLen := m
+	if trans {
+		outLen = n
+	}
+	parallelBLAS(outLen, m*n/outLen*4, func(lo, hi int) {
+		if trans {
+			g.Sgemv(gblas.Trans, m, hi-lo, alpha, a[lo:], lda, x, 1, beta, y[lo:hi], 1)
+		} else {
+			g.Sgemv(gblas.NoTrans, hi-lo, n, alpha, a[lo*lda:], lda, x, 1, beta, y[lo:hi], 1)
+		}
+	})
+}

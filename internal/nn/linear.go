@@ -11,6 +11,10 @@ func LinearForward(y, x, w, b []float32, n, in, out int) {
 		}
 		beta = 1
 	}
+	if n == 1 {
+		Gemv(true, in, out, 1, w, out, x, beta, y)
+		return
+	}
 	Gemm(false, false, n, out, in, 1, x, in, w, out, beta, y, out)
 }
 

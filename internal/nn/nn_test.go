@@ -265,3 +265,31 @@ func TestFastMath(t *testing.T) {
 		t.Error("expf range limits")
 	}
 }
+
+func TestLinearOneRowAndGemv(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	in, out := 37, 300
+	x, w, b := randn(rng, in, 1), randn(rng, in*out, 1), randn(rng, out, 1)
+	y := make([]float32, out)
+	LinearForward(y, x, w, b, 1, in, out) // the GEMV path
+	for j := 0; j < out; j++ {
+		s := float64(b[j])
+		for i := 0; i < in; i++ {
+			s += float64(x[i]) * float64(w[i*out+j])
+		}
+		if math.Abs(s-float64(y[j])) > 1e-4 {
+			t.Fatalf("y[%d] = %v, want %v", j, y[j], s)
+		}
+	}
+	z := make([]float32, in)
+	Gemv(false, in, out, 1, w, out, y, 0, z) // z = W·y
+	for i := 0; i < in; i++ {
+		var s float64
+		for j := 0; j < out; j++ {
+			s += float64(w[i*out+j]) * float64(y[j])
+		}
+		if math.Abs(s-float64(z[i])) > 1e-3 {
+			t.Fatalf("z[%d] = %v, want %v", i, z[i], s)
+		}
+	}
+}
