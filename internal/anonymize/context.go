@@ -8,47 +8,76 @@ import "strings"
 // searched for all of them in one pass.
 type keywords struct {
 	byFirst [256][]string
+	kind    map[string]uint8
 }
 
-func newKeywords(words []string) *keywords {
-	k := &keywords{}
-	for _, w := range words {
-		k.byFirst[w[0]] = append(k.byFirst[w[0]], w)
+func newKeywords(lists ...[]string) *keywords {
+	k := &keywords{kind: map[string]uint8{}}
+	for i, words := range lists {
+		for _, w := range words {
+			k.byFirst[w[0]] = append(k.byFirst[w[0]], w)
+			k.kind[w] = uint8(i)
+		}
 	}
 	return k
 }
 
-// findKeywords calls fn(s, e) for every whole-word occurrence of one of the
-// (lower-case) keywords.
-func (d *doc) findKeywords(k *keywords, fn func(s, e int)) {
+type keywordHit struct {
+	s, e int
+	kind uint8
+}
+
+// fieldKeywords are the labels of the label-driven recognizers, found in
+// one pass per document: 0 MRN, 1 date of birth.
+var fieldKeywords = newKeywords(mrnWords, dobWords)
+
+// keywordHits returns every whole-word occurrence of a field keyword (the
+// longest at each position), computed once per document.
+func (d *doc) keywordHits() []keywordHit {
+	if d.hitsDone {
+		return d.hits
+	}
+	d.hitsDone = true
+	k := fieldKeywords
 	lo := d.lower
-	for i := 0; i < len(lo); i++ {
-		ws := k.byFirst[lo[i]]
-		if ws == nil || (i > 0 && isAlnum(lo[i-1]) && isAlnum(lo[i])) {
-			continue
-		}
-		best := ""
-		for _, w := range ws {
-			if len(w) > len(best) && strings.HasPrefix(lo[i:], w) && !(isAlnum(w[len(w)-1]) && isAlnum(d.at(i+len(w)))) {
-				best = w // the longest keyword at this position
+	for i := 0; i < len(lo); {
+		c := lo[i]
+		ws := k.byFirst[c]
+		if ws != nil {
+			best := ""
+			for _, w := range ws {
+				if len(w) > len(best) && strings.HasPrefix(lo[i:], w) && !(isAlnum(w[len(w)-1]) && isAlnum(d.at(i+len(w)))) {
+					best = w
+				}
+			}
+			if best != "" {
+				d.hits = append(d.hits, keywordHit{i, i + len(best), k.kind[best]})
+				i += len(best)
+				continue
 			}
 		}
-		if best != "" {
-			fn(i, i+len(best))
-			i += len(best) - 1
+		// skip the rest of a word: keywords start at word starts
+		i++
+		if isAlnum(c) {
+			for i < len(lo) && isAlnum(lo[i]) {
+				i++
+			}
 		}
 	}
+	return d.hits
 }
 
 var mrnWords = []string{"mrn", "uhid", "hospital no", "hospital no.", "hosp. no", "hosp no", "hospital number", "patient id",
 	"patient no", "patient number", "cr no", "cr. no", "c.r. no", "ip no", "ip reg", "ip registration", "ipd no", "opd no",
 	"registration no", "reg. no", "reg no", "medical record", "mr no", "mr. no", "case no", "uh id"}
 
-var mrnKeywords = newKeywords(mrnWords)
-
 func scanMRN(d *doc, emit func(int, int, float64)) {
 	t := d.text
-	d.findKeywords(mrnKeywords, func(_, e int) {
+	for _, h := range d.keywordHits() {
+		if h.kind != 0 {
+			continue
+		}
+		e := h.e
 		// skip label filler: punctuation, "no", "number", "(uhid)" ... on the same line
 		p, limit := e, e+24
 		for p < len(t) && p < limit && t[p] != '\n' {
@@ -71,7 +100,7 @@ func scanMRN(d *doc, emit func(int, int, float64)) {
 			p++
 		}
 		if p >= len(t) || p >= limit || t[p] == '\n' || isAlnum(d.at(p-1)) {
-			return
+			continue
 		}
 		q, digits, slashes := p, 0, 0
 		for q < len(t) && q-p < 24 && (isAlnum(t[q]) || t[q] == '/' || t[q] == '-' || t[q] == '.') {
@@ -87,10 +116,10 @@ func scanMRN(d *doc, emit func(int, int, float64)) {
 			q--
 		}
 		if digits < 4 || slashes > 1 || parseDate(t, p) > 0 {
-			return
+			continue
 		}
 		emit(p, q, 0.9)
-	})
+	}
 }
 
 // ---- dates ----
@@ -225,28 +254,31 @@ func parseDate(t string, p int) int {
 var dobWords = []string{"date of birth", "dob", "d.o.b", "d.o.b.", "birth date", "birthdate", "date-of-birth", "born",
 	"birthday", "b'day", "जन्म तिथि", "जन्मतिथि", "जन्म दिनांक", "जन्म"}
 
-var dobKeywords = newKeywords(dobWords)
-
 func scanDOB(d *doc, emit func(int, int, float64)) {
 	t := d.text
-	d.findKeywords(dobKeywords, func(_, e int) {
+	for _, h := range d.keywordHits() {
+		if h.kind != 1 {
+			continue
+		}
+		e := h.e
 		end := min(len(t), e+80)
 		lines := 0
+	scan:
 		for p := e; p < end; p++ {
 			c := t[p]
 			if c == '\n' {
 				if lines++; lines > 1 {
-					return
+					break scan
 				}
 			}
 			if (isDigit(c) || isAlpha(c)) && !isAlnum(d.at(p-1)) {
 				if q := parseDate(t, p); q > 0 && !isAlnum(d.at(q)) {
 					emit(p, q, 0.9)
-					return
+					break scan
 				}
 			}
 		}
-	})
+	}
 }
 
 // ---- postal addresses ----

@@ -22,6 +22,8 @@ type doc struct {
 	cands      []numCand // numeric sub-runs (eachCand)
 	candsDone  bool
 	words      []word // person scanner's words
+	hits       []keywordHit
+	hitsDone   bool
 	spans      []Span // candidates before resolution
 }
 
@@ -40,6 +42,7 @@ func newDoc(text string) *doc {
 	d.tokens, d.tokensDone = d.tokens[:0], false
 	d.cands, d.candsDone = d.cands[:0], false
 	d.words = d.words[:0]
+	d.hits, d.hitsDone = d.hits[:0], false
 	d.spans = d.spans[:0]
 	return d
 }

@@ -385,60 +385,71 @@ func prefixLen(t string, p, max int) int {
 
 func scanIP(d *doc, emit func(int, int, float64)) {
 	t := d.text
-	for i := 0; i < len(t); i++ {
-		c := t[i]
+	// IPv4: a dotted quad starts at a digit group of the shared number runs
+	last := -1
+	for _, g := range d.groups {
+		i := g[0]
 		prev := d.at(i - 1)
-		if isDigit(c) && !isAlnum(prev) && prev != '.' {
-			if e := parseIPv4(t, i); e > 0 && !isAlpha(d.at(e)) && !(d.at(e) == '.' && isDigit(d.at(e+1)) && false) {
-				if isDigit(d.at(e)) {
-					continue
-				}
-				emit(i, prefixLen(t, e, 32), 0.9)
-				i = e
-				continue
+		if i <= last || isAlnum(prev) || prev == '.' {
+			continue
+		}
+		if e := parseIPv4(t, i); e > 0 && !isAlnum(d.at(e)) {
+			end := prefixLen(t, e, 32)
+			emit(i, end, 0.9)
+			last = end
+		}
+	}
+	// IPv6: every address holds a ':'; walk back from each to the run start
+	done := 0
+	for off := 0; off < len(t); {
+		k := strings.IndexByte(t[off:], ':')
+		if k < 0 {
+			return
+		}
+		c := off + k
+		off = c + 1
+		if c < done {
+			continue
+		}
+		i := c
+		for i > 0 && c-i < 64 && (isHex(t[i-1]) || t[i-1] == ':' || t[i-1] == '.') {
+			i--
+		}
+		for i < c && t[i] == '.' {
+			i++
+		}
+		prev := d.at(i - 1)
+		if isAlnum(prev) || prev == ':' || prev == '.' {
+			continue
+		}
+		e, colons := i, 0
+		for e < len(t) && e-i < 64 && (isHex(t[e]) || t[e] == ':' || t[e] == '.') {
+			if t[e] == ':' {
+				colons++
+			}
+			e++
+		}
+		done = max(e, c+1)
+		off = done
+		for e > i && t[e-1] == '.' {
+			e--
+		}
+		if colons < 2 || e-i < 2 || isAlnum(d.at(e)) || !validIPv6(t[i:e]) {
+			continue
+		}
+		end := e
+		if d.at(end) == '%' {
+			z := end + 1
+			for z < len(t) && z-end < 16 && isAlnum(t[z]) {
+				z++
+			}
+			if z > end+1 {
+				end = z
 			}
 		}
-		if (isHex(c) || c == ':') && !isAlnum(prev) && prev != ':' && prev != '.' {
-			e, colons := i, 0
-			for e < len(t) && e-i < 64 && (isHex(t[e]) || t[e] == ':' || t[e] == '.') {
-				if t[e] == ':' {
-					colons++
-				}
-				e++
-			}
-			if colons < 2 {
-				if e > i {
-					i = e - 1
-				}
-				continue
-			}
-			for e > i && t[e-1] == '.' {
-				e--
-			}
-			if e-i < 2 || isAlnum(d.at(e)) {
-				// a run glued to more letters is a word, not an address
-				if e > i {
-					i = e - 1
-				}
-				continue
-			}
-			if !validIPv6(t[i:e]) {
-				i = e - 1
-				continue
-			}
-			end := e
-			if d.at(end) == '%' {
-				z := end + 1
-				for z < len(t) && z-end < 16 && isAlnum(t[z]) {
-					z++
-				}
-				if z > end+1 {
-					end = z
-				}
-			}
-			emit(i, prefixLen(t, end, 128), 0.9)
-			i = end - 1
-		}
+		end = prefixLen(t, end, 128)
+		emit(i, end, 0.9)
+		done, off = max(end, c+1), max(end, c+1)
 	}
 }
 
