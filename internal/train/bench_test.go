@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"math/rand"
 	"os"
 	"runtime"
@@ -29,10 +30,53 @@ func BenchmarkTrain(b *testing.B) {
 	b.Run("lora_r8", func(b *testing.B) { benchLoop(b, preset, 8) })
 }
 
+// benchLoops keeps each configuration's loop across the benchmark's
+// b.N=1 probe and the timed run, so the process holds one model, not two.
+var benchLoops = map[string]*loop{}
+
 func benchLoop(b *testing.B, preset string, rank int) {
 	const batch, seq = 4, 128
-	runtime.GC()
-	debug.FreeOSMemory()
+	key := fmt.Sprint(preset, rank)
+	l := benchLoops[key]
+	if l == nil {
+		clear(benchLoops) // free the other configuration's buffers first
+		runtime.GC()
+		debug.FreeOSMemory()
+		l = newBenchLoop(b, preset, rank, batch, seq)
+		benchLoops[key] = l
+	}
+	cfg, _ := model.Preset(preset)
+	resetPeakRSS()
+	cpu0 := cpuSeconds()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	cpu := cpuSeconds() - cpu0
+	secs := b.Elapsed().Seconds()
+	tokens := float64(b.N * batch * seq)
+	b.ReportMetric(tokens/secs, "tokens/s")
+	// CPU time is less disturbed than wall time by other jobs on a shared
+	// machine (bench_train.py reports the same figure).
+	b.ReportMetric(tokens/cpu, "tokens/cpu_s")
+	b.ReportMetric(float64(vmHWM())/(1<<20), "peak_rss_MiB")
+	// Model FLOPs: 2·N per token forward for the non-embedding weights plus the
+	// tied LM head, twice that backward (full) or once (LoRA: activations only).
+	n := float64(12*cfg.NLayer*cfg.NEmbd*cfg.NEmbd + cfg.VocabSize*cfg.NEmbd)
+	attn := float64(2 * 2 * cfg.NLayer * seq * cfg.NEmbd) // QKᵀ and AV per token
+	mult := 6.0
+	if rank > 0 {
+		mult = 4.0
+	}
+	b.ReportMetric(tokens*(mult/2)*(2*n+attn)/secs/1e9, "model_GFLOPS")
+	b.ReportMetric(float64(blas.Threads()), "blas_threads")
+}
+
+func newBenchLoop(b *testing.B, preset string, rank, batch, seq int) *loop {
 	cfg, err := model.Preset(preset)
 	if err != nil {
 		b.Fatal(err)
@@ -80,34 +124,7 @@ func benchLoop(b *testing.B, preset string, rank int) {
 			b.Fatal(err)
 		}
 	}
-	resetPeakRSS()
-	cpu0 := cpuSeconds()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := l.step(); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	cpu := cpuSeconds() - cpu0
-	secs := b.Elapsed().Seconds()
-	tokens := float64(b.N * batch * seq)
-	b.ReportMetric(tokens/secs, "tokens/s")
-	// CPU time is less disturbed than wall time by other jobs on a shared
-	// machine (bench_train.py reports the same figure).
-	b.ReportMetric(tokens/cpu, "tokens/cpu_s")
-	b.ReportMetric(float64(vmHWM())/(1<<20), "peak_rss_MiB")
-	// Model FLOPs: 2·N per token forward for the non-embedding weights plus the
-	// tied LM head, twice that backward (full) or once (LoRA: activations only).
-	n := float64(12*cfg.NLayer*cfg.NEmbd*cfg.NEmbd + cfg.VocabSize*cfg.NEmbd)
-	attn := float64(2 * 2 * cfg.NLayer * seq * cfg.NEmbd) // QKᵀ and AV per token
-	mult := 6.0
-	if rank > 0 {
-		mult = 4.0
-	}
-	b.ReportMetric(tokens*(mult/2)*(2*n+attn)/secs/1e9, "model_GFLOPS")
-	b.ReportMetric(float64(blas.Threads()), "blas_threads")
+	return l
 }
 
 // cpuSeconds is the process's user+system CPU time.
