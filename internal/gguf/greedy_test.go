@@ -100,8 +100,15 @@ func TestLlamaCppGreedyMatchesGenerate(t *testing.T) {
 			if !slices.Equal(res.Greedy, want) {
 				t.Errorf("greedy continuation of %v:\nllama.cpp %v %q\nllmtune   %v %q", prompt, res.Greedy, tok.Decode(res.Greedy), want, tok.Decode(want))
 			}
-			if res.BOS != eos || res.EOS != eos {
-				t.Errorf("llama.cpp bos %d eos %d, want %d", res.BOS, res.EOS, eos)
+			if res.BOS != eos || res.EOS != eos || !slices.Equal(res.SpecialEOT, []int32{eos}) {
+				t.Errorf("llama.cpp: bos %d, eos %d, <|endoftext|> with special tokens %v; want %d", res.BOS, res.EOS, res.SpecialEOT, eos)
+			}
+			if res.EOSPiece == nil || *res.EOSPiece != "" {
+				piece := "(none)"
+				if res.EOSPiece != nil {
+					piece = *res.EOSPiece
+				}
+				t.Errorf("llama.cpp renders the end-of-text token as text %q: it is not a control token", piece)
 			}
 			for i, s := range texts {
 				if w := tok.Encode(s); !slices.Equal(res.Tokenized[i], w) {

@@ -56,6 +56,8 @@ type llamaRequest struct {
 type llamaResult struct {
 	LoadMS          float64   `json:"load_ms"`
 	Tokenized       [][]int32 `json:"tokenized"`
+	SpecialEOT      []int32   `json:"special_eot"`
+	EOSPiece        *string   `json:"eos_piece"`
 	BOS             int32     `json:"bos"`
 	EOS             int32     `json:"eos"`
 	Greedy          []int32   `json:"greedy"`

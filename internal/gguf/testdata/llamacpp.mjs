@@ -28,6 +28,11 @@ const loadMs = performance.now() - t0;
 const out = { load_ms: loadMs };
 
 out.tokenized = (req.tokenize || []).map((s) => Array.from(model.tokenize(s, false)));
+// With special tokens enabled, <|endoftext|> is one token only when the
+// file marks it a control token (tokenizer.ggml.token_type).
+out.special_eot = Array.from(model.tokenize("<|endoftext|>", true));
+// A control token has no text when special tokens are not rendered.
+out.eos_piece = model.detokenize([model.tokens.eos], false);
 out.bos = model.tokens.bos;
 out.eos = model.tokens.eos;
 
