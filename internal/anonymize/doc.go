@@ -23,6 +23,7 @@ type doc struct {
 	candsDone  bool
 	words      []word // person scanner's words
 	hits       []keywordHit
+	wcache     [1024]wcEntry // lexicon look-ups, kept across documents (the lexicon never changes)
 	hitsDone   bool
 	spans      []Span // candidates before resolution
 }
@@ -38,7 +39,7 @@ func newDoc(text string) *doc {
 		d.lower = ""
 	}
 	d.runs, d.groups = findNumRuns(text, d.runs[:0], d.groups[:0])
-	d.shields = findIBANShapes(text, d.shields[:0])
+	d.shields = d.shields[:0]
 	d.tokens, d.tokensDone = d.tokens[:0], false
 	d.cands, d.candsDone = d.cands[:0], false
 	d.words = d.words[:0]
@@ -194,16 +195,17 @@ func (d *doc) before(pos, n int) int {
 // check digits, groups of up to four characters) whether or not the checksum
 // holds: the digit groups inside are parts of one code, not phone numbers or
 // Aadhaar numbers of their own.
-func findIBANShapes(t string, out [][2]int) [][2]int {
-	for i := 0; i+6 < len(t); i++ {
-		if !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) || (i > 0 && isAlnum(t[i-1])) {
-			continue
+func (d *doc) findShields() {
+	t := d.text
+	d.eachToken(func(i, e int) {
+		if e-i < 4 || !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) {
+			return
 		}
-		sep := t[i+4]
-		if sep != ' ' && sep != '-' {
-			continue
+		if e != i+4 || e >= len(t) || (t[e] != ' ' && t[e] != '-') {
+			return
 		}
-		p, groups := i+4, 0
+		sep := t[e]
+		p, groups := e, 0
 		for p < len(t) && p-i < 48 && t[p] == sep {
 			q := p + 1
 			for q < len(t) && q-p <= 5 && isAlnum(t[q]) {
@@ -216,11 +218,9 @@ func findIBANShapes(t string, out [][2]int) [][2]int {
 			p = q
 		}
 		if groups >= 3 {
-			out = append(out, [2]int{i, p})
-			i = p
+			d.shields = append(d.shields, [2]int{i, p})
 		}
-	}
-	return out
+	})
 }
 
 func (d *doc) shielded(s, e int) bool {

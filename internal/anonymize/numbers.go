@@ -103,7 +103,12 @@ func findNumRuns(t string, runs []numRun, groups [][2]int) ([]numRun, [][2]int) 
 func (d *doc) eachCand(fn func(c *numCand)) {
 	if !d.candsDone {
 		d.candsDone = true
-		d.buildCands(func(c *numCand) { d.cands = append(d.cands, *c) })
+		d.findShields()
+		d.buildCands(func(c *numCand) {
+			if c.n >= 9 { // no numeric identifier is shorter
+				d.cands = append(d.cands, *c)
+			}
+		})
 	}
 	for i := range d.cands {
 		fn(&d.cands[i])

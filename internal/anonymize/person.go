@@ -185,6 +185,12 @@ func (d *doc) personWords() []word {
 				i++
 				continue
 			}
+			if isLower(c) {
+				for i < len(t) && isAlpha(t[i]) {
+					i++
+				}
+				continue
+			}
 			s := i
 			for i < len(t) && (isAlpha(t[i]) || ((t[i] == '\'' || t[i] == '-') && i+1 < len(t) && isAlpha(t[i+1]) && i > s)) {
 				i++
@@ -230,7 +236,7 @@ func (d *doc) personWords() []word {
 				buf[k] = b
 			}
 			key := buf[:n]
-			inf := l.info[string(key)]
+			inf := d.lookup(l, key)
 			if inf&(fGiven|fSurname) == 0 && bytes.IndexByte(key, '-') > 0 {
 				// double-barrelled names: every part must be a name
 				var f uint8
@@ -290,6 +296,29 @@ func (d *doc) personWords() []word {
 	}
 	d.words = out
 	return out
+}
+
+// lookup reads the lexicon through a small direct-mapped cache kept with
+// the pooled doc: documents repeat their capitalised words ("Name",
+// "Customer", "Date"), and a miss in the big map is a cache miss in memory.
+func (d *doc) lookup(l *lexicon, key []byte) uint8 {
+	h := uint32(2166136261)
+	for _, c := range key {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	e := &d.wcache[h%uint32(len(d.wcache))]
+	if e.ok && e.key == string(key) {
+		return e.inf
+	}
+	inf := l.info[string(key)]
+	*e = wcEntry{key: string(key), inf: inf, ok: true}
+	return inf
+}
+
+type wcEntry struct {
+	key string
+	inf uint8
+	ok  bool
 }
 
 // joinable reports whether words a and b (a before b) belong to one name.
@@ -465,10 +494,8 @@ func scanPerson(d *doc, emit func(int, int, float64)) {
 			}
 			part := chain[a:b]
 			c := cue
-			if a == 0 || (c == 0 && d.text[chain[a-1].e:part[0].s] != " ") {
-				c = d.cueBefore(part[0].s)
-			}
-			if s, e, score := scorePart(d, part, c); score > 0 {
+			lookBefore := a == 0 || (c == 0 && d.text[chain[a-1].e:part[0].s] != " ")
+			if s, e, score := scorePart(d, part, c, lookBefore); score > 0 {
 				emit(s, e, score)
 			}
 			cue = 0
@@ -478,7 +505,7 @@ func scanPerson(d *doc, emit func(int, int, float64)) {
 }
 
 // scorePart scores a run of name-candidate words with the cue before it.
-func scorePart(d *doc, part []word, cue float64) (int, int, float64) {
+func scorePart(d *doc, part []word, cue float64, lookBefore bool) (int, int, float64) {
 	// trailing initials are not part of a name ("Kumar A." is rare, "Section A." common)
 	for len(part) > 0 && part[len(part)-1].kind == kInitial {
 		part = part[:len(part)-1]
@@ -538,6 +565,9 @@ func scorePart(d *doc, part []word, cue float64) (int, int, float64) {
 	}
 	if upper == len(part)-nInit && nName == 0 {
 		base -= 0.1 // headings in capitals
+	}
+	if lookBefore && base < 0.85 && base+0.45 >= 0.5 {
+		cue = d.cueBefore(part[0].s) // only when it can change the outcome
 	}
 	// a name-like word right before a lower-case word at sentence start is
 	// usually an ordinary word ("Will the", "Grace period")
