@@ -2,12 +2,16 @@ package gguf
 
 import (
 	"context"
+	"encoding/json"
 	"math"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/llmtune/llmtune/internal/model"
+	"github.com/llmtune/llmtune/internal/testutil"
 	"github.com/llmtune/llmtune/internal/tokenize"
 )
 
@@ -49,8 +53,9 @@ func trainTiny(t testing.TB, m *model.Model, ids []int32, steps int) {
 }
 
 // A small trained model exported to GGUF continues a prompt exactly as
-// llmtune's own generator does (greedy), llama.cpp tokenizes text as
-// llmtune's tokenizer does, and its logits agree with llmtune's forward pass.
+// llmtune's own generator (model.Generate and the llmtune generate command)
+// does, greedily; llama.cpp tokenizes text as llmtune's tokenizer does, and
+// its logits agree with llmtune's forward pass.
 func TestLlamaCppGreedyMatchesGenerate(t *testing.T) {
 	nm := nodeModules(t)
 	dir := tinyDir(t)
@@ -68,11 +73,31 @@ func TestLlamaCppGreedyMatchesGenerate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prompt := ids[:4] // EOS "The patient was"
+	const promptText = "The patient was"
+	prompt := tok.Encode(promptText) // as llmtune generate encodes it
 	const n = 24
 	want, err := model.Generate(context.Background(), m, prompt, model.GenerateOptions{MaxTokens: n, EOS: -1}, func(int32) error { return nil })
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The llmtune binary, from the saved model, continues the same way.
+	saved := filepath.Join(t.TempDir(), "model")
+	if err := m.Save(saved, tok); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testutil.Binary(t), "generate", "--json", "--model", saved, "--prompt", promptText, "--max-tokens", strconv.Itoa(n))
+	gout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("llmtune generate: %v", err)
+	}
+	var gen struct {
+		Completion string `json:"completion"`
+	}
+	if err := json.Unmarshal(gout, &gen); err != nil {
+		t.Fatalf("llmtune generate printed %q: %v", gout, err)
+	}
+	if gen.Completion != tok.Decode(want) {
+		t.Fatalf("llmtune generate: %q, model.Generate: %q", gen.Completion, tok.Decode(want))
 	}
 	// Our logits for the prompt followed by the generated text.
 	seq := append(slices.Clone(prompt), want...)
