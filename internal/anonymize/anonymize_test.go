@@ -5,9 +5,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/llmtune/llmtune/internal/testutil"
 )
 
 // Published check-digit vectors.
@@ -333,4 +337,32 @@ func FuzzDetect(f *testing.F) {
 			t.Fatalf("output not valid UTF-8")
 		}
 	})
+}
+
+// prepare calls Detect from many goroutines on one engine.
+func TestConcurrentDetectMatchesSequential(t *testing.T) {
+	recs := readGold(t, testutil.Testdata(t, "anonymize", "synthetic_subset.jsonl"))
+	e := Default()
+	want := make([][]Span, len(recs))
+	for i, r := range recs {
+		want[i] = e.Detect(r.Text)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, len(recs)*4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, r := range recs {
+				if got := e.Detect(r.Text); !reflect.DeepEqual(got, want[i]) {
+					errs <- r.ID
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for id := range errs {
+		t.Errorf("concurrent Detect differs on %s", id)
+	}
 }
