@@ -38,10 +38,24 @@ func (d *doc) keywordHits() []keywordHit {
 		return d.hits
 	}
 	d.hitsDone = true
+	d.tokensDone = true // the same pass finds the alphanumeric tokens
 	k := fieldKeywords
 	lo := d.lower
 	for i := 0; i < len(lo); {
 		c := lo[i]
+		if isAlnum(c) && (i == 0 || !isAlnum(lo[i-1])) {
+			// a token: remember it when it holds a digit
+			e, dig := i, false
+			for e < len(lo) && isAlnum(lo[e]) {
+				if isDigit(lo[e]) {
+					dig = true
+				}
+				e++
+			}
+			if dig {
+				d.tokens = append(d.tokens, [2]int{i, e})
+			}
+		}
 		ws := k.byFirst[c]
 		if ws != nil {
 			best := ""

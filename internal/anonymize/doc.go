@@ -88,11 +88,29 @@ func asciiLower(s string) string {
 
 func indexFold(lowerHay, lowerNeedle string) int { return strings.Index(lowerHay, lowerNeedle) }
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
-func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
-func isAlpha(c byte) bool { return isUpper(c) || isLower(c) }
-func isAlnum(c byte) bool { return isAlpha(c) || isDigit(c) }
+const (
+	cDigit = 1 << iota
+	cUpper
+	cLower
+)
+
+// charClass makes the byte tests one table load each: they run on every byte.
+var charClass = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = cDigit
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = cUpper
+		t[c+32] = cLower
+	}
+	return
+}()
+
+func isDigit(c byte) bool { return charClass[c]&cDigit != 0 }
+func isUpper(c byte) bool { return charClass[c]&cUpper != 0 }
+func isLower(c byte) bool { return charClass[c]&cLower != 0 }
+func isAlpha(c byte) bool { return charClass[c]&(cUpper|cLower) != 0 }
+func isAlnum(c byte) bool { return charClass[c] != 0 }
 func isHex(c byte) bool   { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
 
 // at returns text[i] or 0 outside the text, so boundary checks need no

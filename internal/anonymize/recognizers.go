@@ -617,6 +617,9 @@ func scanAccount(d *doc, emit func(int, int, float64)) {
 // runs are found once per document and shared.
 func (d *doc) eachToken(fn func(s, e int)) {
 	if !d.tokensDone {
+		d.keywordHits() // finds the tokens in the same pass
+	}
+	if !d.tokensDone {
 		d.tokensDone = true
 		t := d.text
 		for i := 0; i < len(t); {
