@@ -50,6 +50,10 @@ func trainFlags(f *pflag.FlagSet, o *train.Options, targets *string) {
 	f.IntVar(&o.ValBatches, "val-batches", o.ValBatches, "validate on the first N batches only (0: the whole split)")
 	f.IntVar(&o.Patience, "patience", o.Patience, "stop after N validations without improvement (0: never)")
 	f.IntVar(&o.LogEvery, "log-every", o.LogEvery, "write a metrics.jsonl line every N steps")
+	f.Float64Var(&o.DPEpsilon, "dp-epsilon", o.DPEpsilon, "train with differential privacy (DP-SGD) to this ε per record; the noise is chosen to reach it")
+	f.Float64Var(&o.DPDelta, "dp-delta", o.DPDelta, "δ of the DP guarantee (0: 1/(10·records); must be below 1/records)")
+	f.Float64Var(&o.DPNoise, "dp-noise", o.DPNoise, "DP-SGD noise multiplier σ, instead of --dp-epsilon")
+	f.Float64Var(&o.DPMaxGradNorm, "dp-max-grad-norm", o.DPMaxGradNorm, "DP-SGD: clip each record's gradient to this norm")
 }
 
 func init() {
@@ -102,7 +106,12 @@ func resolveTrainOptions(fs *pflag.FlagSet, flags train.Options, targets, config
 			return o, cli.Usagef("--resume needs --out RUN_DIR")
 		}
 		if base, err = train.ResumeOptions(flags.Out); err != nil {
-			return o, err
+			if flags.Model == "" && flags.Init == "" {
+				return o, err
+			}
+			// Killed before it wrote anything: the flags describe the run.
+			o.Resume = true
+			return o, nil
 		}
 	}
 	if config != "" {
@@ -148,6 +157,9 @@ func runTrain(ctx context.Context, o train.Options, out *cli.Output) error {
 		}
 		if sum.Final != "" {
 			fmt.Fprintf(w, "model: %s\n", sum.Final)
+		}
+		if sum.Privacy != nil {
+			fmt.Fprintf(w, "%s\n", sum.Privacy.Statement)
 		}
 	})
 }

@@ -41,6 +41,9 @@ func Run(ctx context.Context, o Options, out *cli.Output) (Summary, error) {
 		return Summary{}, err
 	}
 	to := model.TrainOptions{Batch: o.Batch, Seq: o.Seq, Dropout: !o.NoDropout, Seed: o.Seed}
+	if o.DP() {
+		to.Batch = 1 // per-record gradients
+	}
 	if o.LoRARank > 0 {
 		to.LoRA = &model.LoRAConfig{Rank: o.LoRARank, Alpha: o.LoRAAlpha, Dropout: o.LoRADropout, Targets: o.LoRATargets}
 	}
@@ -107,7 +110,8 @@ func loadModel(o Options) (*model.Model, *tokenize.Tokenizer, error) {
 // loadBlocks reads the prepared splits and packs them into blocks of Seq
 // tokens. A missing val.parquet means no validation.
 func loadBlocks(o Options, tok *tokenize.Tokenizer, out *cli.Output) (train, val []Block, err error) {
-	po := tokenize.PackOptions{Seq: o.Seq, TrainOnPrompt: o.TrainOnPrompt}
+	// With DP-SGD a record is the privacy unit, so no sequence may hold two.
+	po := tokenize.PackOptions{Seq: o.Seq, TrainOnPrompt: o.TrainOnPrompt, OneExamplePerBlock: o.DP()}
 	pack := func(split string) ([]Block, error) {
 		recs, err := dataset.ReadSplit(o.Data, split)
 		if err != nil {

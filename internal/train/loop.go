@@ -50,6 +50,8 @@ type loop struct {
 	total int // steps of the whole run
 
 	metrics *metricsLog
+	dp      *dpState // nil unless DP-SGD
+	rows    int      // sequences per network call: Batch, or 1 with DP-SGD
 	// buffers for one micro-batch, allocated once
 	inputs, targets []int32
 	mask            []float32
@@ -89,8 +91,15 @@ func newLoop(o Options, net Network, w weights, train, val []Block, out *cli.Out
 	}
 	l := &loop{o: o, net: net, w: w, train: train, val: val, out: out, dir: dir}
 	per := o.Batch * o.GradAccum
+	l.rows = o.Batch
 	l.total = o.Steps
-	if l.total == 0 {
+	if o.DP() {
+		l.rows = 1
+		var err error
+		if l.dp, l.total, err = newDP(o, len(train)); err != nil {
+			return nil, err
+		}
+	} else if l.total == 0 {
 		l.total = int(math.Ceil(o.Epochs * float64(len(train)) / float64(per)))
 	}
 	var err error
@@ -103,7 +112,7 @@ func newLoop(o Options, net Network, w weights, train, val []Block, out *cli.Out
 	}
 	l.opt = newAdamW(lay, o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
 	l.st = State{Seed: o.Seed, TotalSteps: l.total, TrainBlocks: len(train)}
-	n := o.Batch * o.Seq
+	n := l.rows * o.Seq
 	l.inputs, l.targets, l.mask = make([]int32, n), make([]int32, n), make([]float32, n)
 	l.idx = make([]int, per)
 	return l, nil
@@ -127,36 +136,44 @@ func (l *loop) run(ctx context.Context) error {
 			return fmt.Errorf("interrupted at step %d of %d; the newest checkpoint is in %s; continue with --resume: %w",
 				l.st.Step, l.total, l.dir.checkpoints(), ctx.Err())
 		}
-		rec, err := l.step()
+		if l.dp != nil && !l.dp.allows(l.st.Step+1) {
+			l.out.Infof("stopping at step %d: one more step would spend more than the privacy budget ε = %g", l.st.Step, l.o.DPEpsilon)
+			break
+		}
+		step := l.step
+		if l.dp != nil {
+			step = l.dpStep
+		}
+		rec, err := step()
 		if err != nil {
 			return err
 		}
-		step := l.st.Step
+		stepN := l.st.Step
 		improved := false
-		if l.o.ValEvery > 0 && step%l.o.ValEvery == 0 && step < l.total && len(l.val) > 0 {
+		if l.o.ValEvery > 0 && stepN%l.o.ValEvery == 0 && stepN < l.total && len(l.val) > 0 {
 			if improved, err = l.validate(&rec); err != nil {
 				return err
 			}
 		}
 		// The line goes out before any checkpoint of this step, so that a
 		// resumed run's log has every step exactly once.
-		if step%l.o.LogEvery == 0 || rec.ValLoss != nil {
+		if stepN%l.o.LogEvery == 0 || rec.ValLoss != nil {
 			if err := l.metrics.add(rec); err != nil {
 				return err
 			}
 		}
 		prog.SetExtra(fmt.Sprintf("loss %.4f  %.0f tok/s", rec.Loss, rec.TokensPerS))
-		prog.Set(int64(step))
-		if improved || (l.o.CheckpointEvery > 0 && step%l.o.CheckpointEvery == 0) {
+		prog.Set(int64(stepN))
+		if improved || (l.o.CheckpointEvery > 0 && stepN%l.o.CheckpointEvery == 0) {
 			if err := l.checkpoint(); err != nil {
 				return err
 			}
-			lastCkpt = step
+			lastCkpt = stepN
 		}
 	}
 	finalBest := false
 	if len(l.val) > 0 && !l.st.Stopped {
-		rec := record{Step: l.st.Step, Epoch: l.data.progress(), Loss: l.lastLoss, LR: l.st.LR}
+		rec := record{Step: l.st.Step, Epoch: l.progress(), Loss: l.lastLoss, LR: l.st.LR}
 		var err error
 		if finalBest, err = l.validate(&rec); err != nil {
 			return err
@@ -236,7 +253,7 @@ func (l *loop) step() (record, error) {
 // fill copies the blocks idx into the micro-batch buffers.
 func (l *loop) fill(blocks []Block, idx []int) {
 	T := l.o.Seq
-	for r := 0; r < l.o.Batch; r++ {
+	for r := 0; r < l.rows; r++ {
 		in, tg, m := l.inputs[r*T:(r+1)*T], l.targets[r*T:(r+1)*T], l.mask[r*T:(r+1)*T]
 		if r >= len(idx) { // a short final validation batch: padding that counts for nothing
 			clear(in)
@@ -283,11 +300,11 @@ func (l *loop) evaluate() (float64, error) {
 	if l.o.ValBatches > 0 {
 		n = min(n, l.o.ValBatches*l.o.Batch)
 	}
-	idx := make([]int, 0, l.o.Batch)
+	idx := make([]int, 0, l.rows)
 	var sum, count float64
-	for lo := 0; lo < n; lo += l.o.Batch {
+	for lo := 0; lo < n; lo += l.rows {
 		idx = idx[:0]
-		for i := lo; i < min(lo+l.o.Batch, n); i++ {
+		for i := lo; i < min(lo+l.rows, n); i++ {
 			idx = append(idx, i)
 		}
 		l.fill(l.val, idx)
@@ -302,6 +319,14 @@ func (l *loop) evaluate() (float64, error) {
 		return 0, errors.New("the validation split has no trained tokens")
 	}
 	return sum / count, nil
+}
+
+// progress is the number of epochs trained, fractional.
+func (l *loop) progress() float64 {
+	if l.dp != nil {
+		return float64(l.st.Step) * l.dp.q
+	}
+	return l.data.progress()
 }
 
 // tokensPerSecond is the steady-state rate of this process (over all its

@@ -20,7 +20,8 @@ type record struct {
 	TokensPerS    float64  `json:"tokens_per_s,omitempty"`
 	ValLoss       *float64 `json:"val_loss,omitempty"`
 	ValPerplexity *float64 `json:"val_perplexity,omitempty"`
-	Final         bool     `json:"final,omitempty"` // the end-of-run validation
+	Epsilon       *float64 `json:"epsilon,omitempty"` // DP-SGD: ε spent so far
+	Final         bool     `json:"final,omitempty"`   // the end-of-run validation
 }
 
 // metricsLog appends to metrics.jsonl. Lines are appended as steps finish;

@@ -59,6 +59,13 @@ type Options struct {
 	Patience        int `json:"patience"`         // evaluations without improvement before stopping; 0 = never
 	LogEvery        int `json:"log_every"`        // metrics.jsonl line every N steps
 
+	// Differential privacy (DP-SGD, as Opacus): on when DPEpsilon or DPNoise
+	// is set. Batch is then the expected number of records per step.
+	DPEpsilon     float64 `json:"dp_epsilon,omitempty"`       // target ε; the noise is chosen to reach it
+	DPDelta       float64 `json:"dp_delta,omitempty"`         // 0 = 1/(10·records)
+	DPNoise       float64 `json:"dp_noise,omitempty"`         // noise multiplier σ set directly
+	DPMaxGradNorm float64 `json:"dp_max_grad_norm,omitempty"` // per-record clipping norm C
+
 	// Resume continues from the newest whole checkpoint in Out. It is not
 	// part of the saved settings.
 	Resume bool `json:"-"`
@@ -147,8 +154,21 @@ func (o *Options) resolve() error {
 	if o.KeepCheckpoints == 0 {
 		o.KeepCheckpoints = 1
 	}
+	if o.DP() {
+		switch {
+		case o.DPEpsilon < 0 || o.DPNoise < 0 || o.DPDelta < 0 || o.DPDelta >= 1:
+			return cli.Usagef("--dp-epsilon and --dp-noise must be positive and --dp-delta in (0, 1)")
+		case !(o.DPMaxGradNorm > 0):
+			return cli.Usagef("DP-SGD needs --dp-max-grad-norm C > 0, the norm each record's gradient is clipped to")
+		case o.GradAccum != 1:
+			return cli.Usagef("DP-SGD draws each step's records by Poisson sampling; --grad-accum does not apply")
+		}
+	}
 	return nil
 }
+
+// DP reports whether the run trains with differential privacy.
+func (o Options) DP() bool { return o.DPEpsilon != 0 || o.DPNoise != 0 }
 
 // SplitList splits a comma-separated flag value, dropping empty items.
 func SplitList(s string) []string {

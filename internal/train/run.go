@@ -16,28 +16,29 @@ import (
 
 // Summary is the result of a run (printed by --json).
 type Summary struct {
-	Run             string   `json:"run"`
-	Method          string   `json:"method"`
-	Steps           int      `json:"steps"`
-	TotalSteps      int      `json:"total_steps"`
-	Epochs          float64  `json:"epochs"`
-	FinalLoss       float64  `json:"final_loss"`
-	ValLoss         *float64 `json:"val_loss,omitempty"`
-	ValPerplexity   *float64 `json:"val_perplexity,omitempty"`
-	BestValLoss     *float64 `json:"best_val_loss,omitempty"`
-	BestStep        int      `json:"best_step,omitempty"`
-	BestCheckpoint  string   `json:"best_checkpoint,omitempty"`
-	StoppedEarly    bool     `json:"stopped_early"`
-	ResumedFrom     int      `json:"resumed_from,omitempty"`
-	Tokens          int64    `json:"tokens"`
-	TokensPerS      float64  `json:"tokens_per_s"` // this process, steady state (its first two steps left out)
-	PeakRSSBytes    int64    `json:"peak_rss_bytes"`
-	ElapsedS        float64  `json:"elapsed_s"`
-	TrainableParams int      `json:"trainable_params"`
-	TrainBlocks     int      `json:"train_blocks"`
-	ValBlocks       int      `json:"val_blocks"`
-	Final           string   `json:"final,omitempty"`   // HF model directory
-	Adapter         string   `json:"adapter,omitempty"` // PEFT adapter directory (LoRA)
+	Run             string            `json:"run"`
+	Method          string            `json:"method"`
+	Steps           int               `json:"steps"`
+	TotalSteps      int               `json:"total_steps"`
+	Epochs          float64           `json:"epochs"`
+	FinalLoss       float64           `json:"final_loss"`
+	ValLoss         *float64          `json:"val_loss,omitempty"`
+	ValPerplexity   *float64          `json:"val_perplexity,omitempty"`
+	BestValLoss     *float64          `json:"best_val_loss,omitempty"`
+	BestStep        int               `json:"best_step,omitempty"`
+	BestCheckpoint  string            `json:"best_checkpoint,omitempty"`
+	StoppedEarly    bool              `json:"stopped_early"`
+	ResumedFrom     int               `json:"resumed_from,omitempty"`
+	Tokens          int64             `json:"tokens"`
+	TokensPerS      float64           `json:"tokens_per_s"` // this process, steady state (its first two steps left out)
+	PeakRSSBytes    int64             `json:"peak_rss_bytes"`
+	ElapsedS        float64           `json:"elapsed_s"`
+	TrainableParams int               `json:"trainable_params"`
+	TrainBlocks     int               `json:"train_blocks"`
+	ValBlocks       int               `json:"val_blocks"`
+	Privacy         *PrivacyStatement `json:"privacy,omitempty"` // DP-SGD runs
+	Final           string            `json:"final,omitempty"`   // HF model directory
+	Adapter         string            `json:"adapter,omitempty"` // PEFT adapter directory (LoRA)
 }
 
 // session is a network ready to train with its data and the ways to write
@@ -90,7 +91,7 @@ func trainSession(ctx context.Context, o Options, s session, out *cli.Output) (S
 	}
 	runErr := l.run(ctx)
 	fill := func() {
-		sum.Steps, sum.TotalSteps, sum.Epochs = l.st.Step, l.total, l.data.progress()
+		sum.Steps, sum.TotalSteps, sum.Epochs = l.st.Step, l.total, l.progress()
 		sum.FinalLoss, sum.Tokens = l.st.LastLoss, l.st.Tokens
 		sum.BestValLoss, sum.BestStep, sum.StoppedEarly = l.st.BestValLoss, l.st.BestStep, l.st.Stopped
 		if l.st.BestValLoss != nil {
@@ -113,6 +114,16 @@ func trainSession(ctx context.Context, o Options, s session, out *cli.Output) (S
 		return sum, fmt.Errorf("writing the final model: %w", err)
 	}
 	fill()
+	if l.dp != nil {
+		sum.Privacy = l.dp.statement(l.st.Step)
+		b, err := json.MarshalIndent(sum.Privacy, "", "  ")
+		if err != nil {
+			return sum, err
+		}
+		if err := atomicfile.WriteFile(dir.path("privacy.json"), append(b, '\n'), 0o600); err != nil {
+			return sum, err
+		}
+	}
 	return sum, nil
 }
 
