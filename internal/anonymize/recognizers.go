@@ -246,92 +246,130 @@ func trimURL(t string, s, e int) int {
 
 func scanURL(d *doc, emit func(int, int, float64)) {
 	t, lo := d.text, d.lower
-	covered := 0 // end of the last URL found, so bare domains inside it are skipped
-	for i := 0; i < len(t); i++ {
-		c := lo[i]
-		if c != 'h' && c != 'w' && c != '.' {
+	var found [][2]int // URLs with a scheme or www., so bare domains inside them are skipped
+	// with a scheme: find "://" and look back for http/https
+	for off := 0; ; {
+		k := strings.Index(lo[off:], "://")
+		if k < 0 {
+			break
+		}
+		c := off + k
+		off = c + 3
+		i := -1
+		switch {
+		case c >= 5 && lo[c-5:c] == "https":
+			i = c - 5
+		case c >= 4 && lo[c-4:c] == "http":
+			i = c - 4
+		}
+		if i < 0 || isAlnum(d.at(i-1)) {
 			continue
 		}
-		if c == 'h' && (strings.HasPrefix(lo[i:], "http://") || strings.HasPrefix(lo[i:], "https://")) && !isAlnum(d.at(i-1)) {
-			hs := i + strings.Index(lo[i:], "//") + 2
-			e := hs
+		hs := c + 3
+		e := hs
+		for e < len(t) && e-i < 2048 && isURLChar(t[e]) {
+			e++
+		}
+		e = trimURL(t, i, e)
+		he := hs
+		for he < e && t[he] != '/' && t[he] != '?' && t[he] != '#' {
+			he++
+		}
+		if hostOK(t[hs:he]) {
+			emit(i, e, 0.95)
+			found = append(found, [2]int{i, e})
+			off = max(off, e)
+		}
+	}
+	for off := 0; ; {
+		k := strings.Index(lo[off:], "www.")
+		if k < 0 {
+			break
+		}
+		i := off + k
+		off = i + 4
+		if isAlnum(d.at(i-1)) || d.at(i-1) == '/' || d.at(i-1) == '.' {
+			continue
+		}
+		e := i
+		for e < len(t) && e-i < 2048 && isURLChar(t[e]) {
+			e++
+		}
+		e = trimURL(t, i, e)
+		he := i
+		for he < e && t[he] != '/' && t[he] != '?' && t[he] != '#' {
+			he++
+		}
+		if hostOK(t[i+4:he]) || hostOK(t[i:he]) && strings.Count(t[i:he], ".") >= 2 {
+			emit(i, e, 0.9)
+			found = append(found, [2]int{i, e})
+			off = max(off, e)
+		}
+	}
+	// bare domains: label(s) '.' common TLD, then a boundary or a path
+	covered := 0
+	for off := 0; ; {
+		k := strings.IndexByte(lo[off:], '.')
+		if k < 0 {
+			return
+		}
+		i := off + k
+		off = i + 1
+		if i < covered {
+			continue
+		}
+		inside := false
+		for _, f := range found {
+			if i >= f[0] && i < f[1] {
+				inside = true
+				covered = f[1]
+			}
+		}
+		if inside {
+			continue
+		}
+		te := i + 1
+		for te < len(t) && te-i <= 12 && isLower(t[te]) {
+			te++
+		}
+		tld := t[i+1 : te]
+		if !commonTLDs[tld] || isAlnum(d.at(te)) || d.at(te) == '@' {
+			continue
+		}
+		s := i
+		for s > 0 && i-s < 253 && (isLower(t[s-1]) || isDigit(t[s-1]) || t[s-1] == '-' || t[s-1] == '.') {
+			s--
+		}
+		if s == i || d.at(s-1) == '@' || isAlnum(d.at(s-1)) || t[s] == '.' || t[s] == '-' {
+			continue
+		}
+		label := t[s:i]
+		if j := strings.LastIndexByte(label, '.'); j >= 0 {
+			label = label[j+1:]
+		}
+		if len(label) < 2 || isAllDigits(label) {
+			continue
+		}
+		// a second-level public suffix (google.co.il, x.gov.in)
+		if d.at(te) == '.' {
+			te2 := te + 1
+			for te2 < len(t) && te2-te <= 3 && isLower(t[te2]) {
+				te2++
+			}
+			if te2-te-1 == 2 && !isAlnum(d.at(te2)) {
+				te = te2
+			}
+		}
+		e := te
+		if d.at(e) == '/' {
 			for e < len(t) && e-i < 2048 && isURLChar(t[e]) {
 				e++
 			}
-			e = trimURL(t, i, e)
-			he := hs
-			for he < e && t[he] != '/' && t[he] != '?' && t[he] != '#' {
-				he++
-			}
-			if hostOK(t[hs:he]) {
-				emit(i, e, 0.95)
-				covered = e
-				i = e - 1
-			}
-			continue
+			e = trimURL(t, s, e)
 		}
-		if c == 'w' && strings.HasPrefix(lo[i:], "www.") && !isAlnum(d.at(i-1)) && d.at(i-1) != '/' && d.at(i-1) != '.' {
-			e := i
-			for e < len(t) && e-i < 2048 && isURLChar(t[e]) {
-				e++
-			}
-			e = trimURL(t, i, e)
-			he := i
-			for he < e && t[he] != '/' && t[he] != '?' && t[he] != '#' {
-				he++
-			}
-			if hostOK(t[i+4:he]) || hostOK(t[i:he]) && strings.Count(t[i:he], ".") >= 2 {
-				emit(i, e, 0.9)
-				covered = e
-				i = e - 1
-			}
-			continue
-		}
-		if c == '.' && i > covered {
-			// bare domain: label(s) '.' common TLD, then a boundary or a path
-			te := i + 1
-			for te < len(t) && te-i <= 12 && isLower(t[te]) {
-				te++
-			}
-			tld := t[i+1 : te]
-			if !commonTLDs[tld] || isAlnum(d.at(te)) || d.at(te) == '@' {
-				continue
-			}
-			s := i
-			for s > 0 && i-s < 253 && (isLower(t[s-1]) || isDigit(t[s-1]) || t[s-1] == '-' || t[s-1] == '.') {
-				s--
-			}
-			if s == i || d.at(s-1) == '@' || isAlnum(d.at(s-1)) || t[s] == '.' || t[s] == '-' {
-				continue
-			}
-			label := t[s:i]
-			if j := strings.LastIndexByte(label, '.'); j >= 0 {
-				label = label[j+1:]
-			}
-			if len(label) < 2 || isAllDigits(label) {
-				continue
-			}
-			// a second-level public suffix (google.co.il, x.gov.in)
-			if d.at(te) == '.' {
-				te2 := te + 1
-				for te2 < len(t) && te2-te <= 3 && isLower(t[te2]) {
-					te2++
-				}
-				if te2-te-1 == 2 && !isAlnum(d.at(te2)) {
-					te = te2
-				}
-			}
-			e := te
-			if d.at(e) == '/' {
-				for e < len(t) && e-i < 2048 && isURLChar(t[e]) {
-					e++
-				}
-				e = trimURL(t, s, e)
-			}
-			emit(s, e, 0.6)
-			covered = e
-			i = e - 1
-		}
+		emit(s, e, 0.6)
+		covered = e
+		off = max(off, e)
 	}
 }
 
@@ -738,13 +776,15 @@ func scanPassport(d *doc, emit func(int, int, float64)) {
 func scanIBAN(d *doc, emit func(int, int, float64)) {
 	t := d.text
 	var buf [34]byte
-	for i := 0; i+4 <= len(t); i++ {
-		if !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) || isAlnum(d.at(i-1)) {
-			continue
+	last := 0
+	d.eachToken(func(i, te int) {
+		// an IBAN starts a token: country letters and check digits
+		if i < last || te-i < 4 || !isUpper(t[i]) || !isUpper(t[i+1]) || !isDigit(t[i+2]) || !isDigit(t[i+3]) {
+			return
 		}
 		want, ok := ibanLen[t[i:i+2]]
 		if !ok {
-			continue
+			return
 		}
 		n, p, end := 0, i, -1
 		var sep byte
@@ -773,9 +813,9 @@ func scanIBAN(d *doc, emit func(int, int, float64)) {
 			end = p
 		}
 		if end < 0 || isAlnum(d.at(end)) || !ibanOK(buf[:n]) {
-			continue
+			return
 		}
 		emit(i, end, 0.95)
-		i = end - 1
-	}
+		last = end
+	})
 }
