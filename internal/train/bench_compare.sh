@@ -25,5 +25,7 @@ for r in $(seq "$rounds"); do
 		/usr/bin/python3 "$ref" --model "$model" --batch 4 --seq 128 --steps 8 --threads 2 --lora "$lora"
 	done
 done
+echo "== lora_r8 with DP-SGD (go only) $(uptime)"
+"$bin" -test.run '^$' -test.bench 'Train/lora_r8_dp$' -test.benchtime 6x -test.benchmem | grep Benchmark
 echo "== sgemm $(uptime)"
 (cd "$root" && go test -tags "$tags" -run '^$' -bench Sgemm ./internal/blas/ | grep Benchmark)
