@@ -8,6 +8,7 @@ import "strings"
 // searched for all of them in one pass.
 type keywords struct {
 	byFirst [256][]string
+	second  [256][4]uint64 // bitset of the second bytes that follow each first byte
 	kind    map[string]uint8
 }
 
@@ -16,6 +17,9 @@ func newKeywords(lists ...[]string) *keywords {
 	for i, words := range lists {
 		for _, w := range words {
 			k.byFirst[w[0]] = append(k.byFirst[w[0]], w)
+			if len(w) > 1 {
+				k.second[w[0]][w[1]>>6] |= 1 << (w[1] & 63)
+			}
 			k.kind[w] = uint8(i)
 		}
 	}
@@ -57,7 +61,7 @@ func (d *doc) keywordHits() []keywordHit {
 			}
 		}
 		ws := k.byFirst[c]
-		if ws != nil {
+		if ws != nil && i+1 < len(lo) && k.second[c][lo[i+1]>>6]&(1<<(lo[i+1]&63)) != 0 {
 			best := ""
 			for _, w := range ws {
 				if len(w) > len(best) && strings.HasPrefix(lo[i:], w) && !(isAlnum(w[len(w)-1]) && isAlnum(d.at(i+len(w)))) {
