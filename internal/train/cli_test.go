@@ -162,6 +162,7 @@ func TestBinaryBadInputs(t *testing.T) {
 		{"existing run", tinyArgs(data, good, "--steps", "1"), 2, "--resume"},
 		{"resume nothing", []string{"train", "--out", filepath.Join(t.TempDir(), "none"), "--resume"}, 2, "config.json"},
 		{"bad schedule", tinyArgs(data, filepath.Join(t.TempDir(), "o"), "--schedule", "step"), 2, "schedule"},
+		{"dp delta too large", tinyArgs(data, filepath.Join(t.TempDir(), "o"), "--dp-noise", "1", "--dp-max-grad-norm", "1", "--dp-delta", "0.01"), 2, "1/records"},
 	}
 	for _, tc := range tests {
 		_, errOut, code := llmtune(t, tc.args...)
