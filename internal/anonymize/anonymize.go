@@ -69,7 +69,7 @@ func New(p Policy) (*Engine, error) {
 	}
 	for _, r := range builtins() {
 		if !disabled[r.Type] {
-			e.recognizers = append(e.recognizers, r)
+			e.recognizers = append(e.recognizers, r.compile())
 		}
 	}
 	for i, c := range p.Recognizers {
@@ -77,7 +77,7 @@ func New(p Policy) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("policy recognizer %d (%q): %w", i+1, c.Name, err)
 		}
-		e.recognizers = append(e.recognizers, r)
+		e.recognizers = append(e.recognizers, r.compile())
 	}
 	for _, a := range p.Allow {
 		e.allow[strings.ToLower(strings.TrimSpace(a))] = true

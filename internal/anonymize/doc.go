@@ -188,6 +188,74 @@ func (d *doc) lastWord(from, to int, words []string) int {
 // document without newlines stays linear.
 const maxLine = 300
 
+// phraseSet finds the last of a set of lower-case words or phrases in a
+// window by walking the window's words from the right and looking each up
+// by the phrase's last word: one map look-up per word instead of one search
+// per phrase.
+type phraseSet struct {
+	byLast map[string][]phrase
+}
+
+type phrase struct {
+	text  string
+	trail string // what follows the last word ("ph." -> ".")
+}
+
+func isWordByte(c byte) bool { return isAlnum(c) || c >= 0x80 }
+
+func newPhraseSet(words []string) *phraseSet {
+	ps := &phraseSet{byLast: map[string][]phrase{}}
+	for _, w := range words {
+		e := len(w)
+		for e > 0 && !isWordByte(w[e-1]) {
+			e--
+		}
+		s := e
+		for s > 0 && isWordByte(w[s-1]) {
+			s--
+		}
+		if s == e {
+			continue
+		}
+		ps.byLast[w[s:e]] = append(ps.byLast[w[s:e]], phrase{w, w[e:]})
+	}
+	return ps
+}
+
+// last returns the end offset of the right-most phrase lying in
+// d.lower[from:to], or -1.
+func (ps *phraseSet) last(d *doc, from, to int) int {
+	if ps == nil {
+		return -1
+	}
+	from, to = max(from, 0), min(to, len(d.lower))
+	lo := d.lower
+	for i := to; i > from; {
+		for i > from && !isWordByte(lo[i-1]) {
+			i--
+		}
+		e := i
+		for i > from && isWordByte(lo[i-1]) {
+			i--
+		}
+		if e == i {
+			break
+		}
+		for _, p := range ps.byLast[lo[i:e]] {
+			pe := e + len(p.trail)
+			ps0 := pe - len(p.text)
+			if pe > to || ps0 < from || lo[ps0:pe] != p.text {
+				continue
+			}
+			if isAlnum(p.text[0]) && isAlnum(d.at(ps0-1)) || isAlnum(p.text[len(p.text)-1]) && isAlnum(d.at(pe)) {
+				continue
+			}
+			return pe
+		}
+	}
+	return -1
+}
+
 // lineStart returns the offset of the start of the line holding pos (at
 // most maxLine bytes back).
 func (d *doc) lineStart(pos int) int {

@@ -14,6 +14,19 @@ type recognizer struct {
 	Window   int // bytes before the span searched for context words
 	After    int // bytes after the span searched for (positive) context words
 	scan     func(d *doc, emit func(start, end int, score float64))
+
+	ctx, neg *phraseSet // compiled Context and Negative
+}
+
+// compile prepares the context word sets; New calls it for every recognizer.
+func (r *recognizer) compile() *recognizer {
+	if len(r.Context) > 0 {
+		r.ctx = newPhraseSet(r.Context)
+	}
+	if len(r.Negative) > 0 {
+		r.neg = newPhraseSet(r.Negative)
+	}
+	return r
 }
 
 func (r *recognizer) contextAdjust(d *doc, s, e int) float64 {
@@ -22,16 +35,10 @@ func (r *recognizer) contextAdjust(d *doc, s, e int) float64 {
 		w = 40
 	}
 	from := d.before(s, w)
-	neg := -1
-	if len(r.Negative) > 0 {
-		neg = d.lastWord(from, s, r.Negative)
-	}
-	pos := -1
-	if len(r.Context) > 0 {
-		pos = d.lastWord(from, s, r.Context)
-		if pos < 0 && r.After > 0 && d.lastWord(e, e+r.After, r.Context) >= 0 {
-			pos = 0
-		}
+	neg := r.neg.last(d, from, s)
+	pos := r.ctx.last(d, from, s)
+	if pos < 0 && r.After > 0 && r.ctx.last(d, e, e+r.After) >= 0 {
+		pos = 0
 	}
 	// the nearer word wins: "mobile 98xxxxxxxx, a/c 1234" has both
 	switch {
