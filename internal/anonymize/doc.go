@@ -158,36 +158,6 @@ func (d *doc) hasWord(from, to int, words []string) bool {
 	return false
 }
 
-// lastWord is hasWord returning the end offset of the last match, or -1.
-func (d *doc) lastWord(from, to int, words []string) int {
-	if from < 0 {
-		from = 0
-	}
-	if to > len(d.lower) {
-		to = len(d.lower)
-	}
-	best := -1
-	for _, w := range words {
-		for off := from; off < to; {
-			i := strings.Index(d.lower[off:to], w)
-			if i < 0 {
-				break
-			}
-			s := off + i
-			e := s + len(w)
-			if (!isAlnum(w[0]) || !isAlnum(d.at(s-1))) && (!isAlnum(w[len(w)-1]) || !isAlnum(d.at(e))) && e > best {
-				best = e
-			}
-			off = s + 1
-		}
-	}
-	return best
-}
-
-// maxLine bounds how far line-oriented look-behinds search, so that a
-// document without newlines stays linear.
-const maxLine = 300
-
 // phraseSet finds the last of a set of lower-case words or phrases in a
 // window by walking the window's words from the right and looking each up
 // by the phrase's last word: one map look-up per word instead of one search
