@@ -226,6 +226,10 @@ func (ps *phraseSet) last(d *doc, from, to int) int {
 	return -1
 }
 
+// maxLine bounds how far line-oriented look-behinds search, so that a
+// document without newlines stays linear.
+const maxLine = 300
+
 // lineStart returns the offset of the start of the line holding pos (at
 // most maxLine bytes back).
 func (d *doc) lineStart(pos int) int {
