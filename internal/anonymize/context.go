@@ -304,7 +304,7 @@ func scanDOB(d *doc, emit func(int, int, float64)) {
 var houseWords = map[string]bool{"flat": true, "house": true, "h.no": true, "h.no.": true, "h": true, "plot": true, "door": true,
 	"d.no": true, "d.no.": true, "no": true, "no.": true, "apt": true, "apt.": true, "shop": true, "villa": true, "vill": true, "vill.": true,
 	"village": true, "qtr": true, "quarter": true, "block": true, "ward": true, "room": true, "unit": true, "suite": true, "bldg": true,
-	"building": true, "tower": true, "wing": true, "sector": true, "c/o": true, "s/o": true, "w/o": true, "d/o": true}
+	"building": true, "tower": true, "wing": true, "sector": true}
 
 var usStates = map[string]bool{}
 
@@ -379,20 +379,33 @@ func addressStart(d *doc, anchor int) int {
 	}
 	if !labelled {
 		// free text ("confirmed mailing address 4852 Elm Street, ..."): start
-		// at the first token of the first segment that looks like a house number
-		segEnd := strings.IndexByte(t[start:anchor], ',')
-		if segEnd < 0 {
-			return -1
-		}
-		seg := t[start : start+segEnd]
+		// at the first token that looks like a house number or a house word,
+		// in whichever comma-separated segment it comes
+		seg := t[start:anchor]
 		pos := 0
 		for _, f := range strings.Fields(seg) {
 			k := strings.Index(seg[pos:], f) + pos
 			pos = k + len(f)
-			lf := strings.ToLower(f)
+			lf := strings.ToLower(strings.TrimRight(f, ","))
 			if f[0] == '#' || isDigit(f[0]) || houseWords[lf] || (len(f) >= 3 && isUpper(f[0]) && f[1] == '-' && isDigit(f[2])) {
-				return start + k
+				if strings.Contains(t[start+k:anchor], ",") {
+					return start + k
+				}
+				break
 			}
+		}
+		// none: keep the last three segments (locality, city, PIN)
+		n := 0
+		for i := anchor - 1; i > start; i-- {
+			if t[i] == ',' {
+				if n++; n == 3 {
+					start = i + 1
+					break
+				}
+			}
+		}
+		for start < anchor && t[start] == ' ' {
+			start++
 		}
 	}
 	return start

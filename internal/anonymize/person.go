@@ -344,6 +344,9 @@ var labelWords = []string{"name", "patient", "customer", "client", "agent", "ben
 	"emergency", "referred", "physician", "surgeon", "by", "from", "to", "attn", "owner", "landlord", "tenant", "payee", "sender",
 	"receiver", "recipient", "witness", "member", "passenger", "traveller", "cardholder", "insured", "driver", "rider",
 	"technician", "engineer", "approver", "reviewer", "prepared", "verified", "cc", "bcc", "student", "teacher", "user",
+	"claimant", "policyholder", "proposer", "borrower", "guarantor", "co-applicant", "lessee", "consignee", "addressee",
+	"complainant", "informant", "caretaker", "parent", "husband's", "father's", "mother's", "wife's", "spouse's", "child",
+	"donor", "assured", "heir", "legal", "kin", "relative", "signatory", "authorised", "authorized", "coordinator", "clerk",
 	"नाम", "मरीज", "मरीज़", "ग्राहक", "पार्टनर", "एजेंट", "डॉक्टर", "पिता", "माता", "पति", "पत्नी", "संपर्क"}
 
 var labelWordSet = func() map[string]bool {
