@@ -76,10 +76,9 @@ func causalSoftmax(row []float32, i int) {
 			mx = row[j]
 		}
 	}
+	expSub(row[:i+1], row[:i+1], mx)
 	var s float32
-	for j := 0; j <= i; j++ {
-		e := expf(row[j] - mx)
-		row[j] = e
+	for _, e := range row[:i+1] {
 		s += e
 	}
 	inv := 1 / s

@@ -42,9 +42,8 @@ func CrossEntropy(dlogits, logits []float32, targets []int32, mask []float32, n,
 					s += float64(expf(x - mx))
 				}
 			} else {
-				for j, x := range row {
-					e := expf(x - mx)
-					drow[j] = e
+				expSub(drow, row, mx)
+				for _, e := range drow {
 					s += float64(e)
 				}
 			}

@@ -103,7 +103,7 @@ func TestGELUGrad(t *testing.T) {
 	GELUForwardSave(y2, d, x)
 	GELUBackwardSaved(dx2, wy, d)
 	for i := range y {
-		if y2[i] != y[i] || math.Abs(float64(dx2[i]-dx[i])) > 1e-6 {
+		if math.Abs(float64(y2[i]-y[i])) > 1e-6 || math.Abs(float64(dx2[i]-dx[i])) > 1e-6 {
 			t.Fatalf("saved-derivative GELU differs at %d: %v/%v %v/%v", i, y2[i], y[i], dx2[i], dx[i])
 		}
 	}
@@ -290,6 +290,31 @@ func TestLinearOneRowAndGemv(t *testing.T) {
 		}
 		if math.Abs(s-float64(z[i])) > 1e-3 {
 			t.Fatalf("z[%d] = %v, want %v", i, z[i], s)
+		}
+	}
+}
+
+func TestExpSub(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	for _, n := range []int{0, 1, 7, 8, 9, 100, 1003} {
+		src := randn(rng, n, 20)
+		dst := make([]float32, n)
+		expSub(dst, src, 3)
+		for i := range src {
+			x := float64(src[i] - 3) // the subtraction rounds in float32 too
+			want := math.Exp(x)
+			if x < -87 || x > 88 {
+				continue // clamped: results differ only below 1e-37 or above 1e38
+			}
+			if math.Abs(float64(dst[i])-want) > 5e-7*want {
+				t.Fatalf("n=%d: exp(%v) = %v, want %v", n, x, dst[i], want)
+			}
+		}
+		expSub(src, src, 3) // in place
+		for i := range src {
+			if src[i] != dst[i] {
+				t.Fatalf("n=%d: in-place result differs at %d", n, i)
+			}
 		}
 	}
 }
