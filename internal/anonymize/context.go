@@ -26,6 +26,17 @@ func newKeywords(lists ...[]string) *keywords {
 	return k
 }
 
+// at returns the longest keyword starting at i that ends on a word boundary.
+func (k *keywords) at(d *doc, i int) string {
+	best := ""
+	for _, w := range k.byFirst[d.lower[i]] {
+		if len(w) > len(best) && strings.HasPrefix(d.lower[i:], w) && !(isAlnum(w[len(w)-1]) && isAlnum(d.at(i+len(w)))) {
+			best = w
+		}
+	}
+	return best
+}
+
 type keywordHit struct {
 	s, e int
 	kind uint8
@@ -45,42 +56,41 @@ func (d *doc) keywordHits() []keywordHit {
 	d.tokensDone = true // the same pass finds the alphanumeric tokens
 	k := fieldKeywords
 	lo := d.lower
-	for i := 0; i < len(lo); {
+	n := len(lo)
+	for i := 0; i < n; {
 		c := lo[i]
-		if isAlnum(c) && (i == 0 || !isAlnum(lo[i-1])) {
-			// a token: remember it when it holds a digit
-			e, dig := i, false
-			for e < len(lo) && isAlnum(lo[e]) {
-				if isDigit(lo[e]) {
-					dig = true
+		if !isAlnum(c) {
+			// between words: only keywords in other scripts start here
+			if c >= 0x80 && k.byFirst[c] != nil {
+				if best := k.at(d, i); best != "" {
+					d.hits = append(d.hits, keywordHit{i, i + len(best), k.kind[best]})
+					i += len(best)
+					continue
 				}
-				e++
 			}
-			if dig {
-				d.tokens = append(d.tokens, [2]int{i, e})
-			}
+			i++
+			continue
 		}
-		ws := k.byFirst[c]
-		if ws != nil && i+1 < len(lo) && k.second[c][lo[i+1]>>6]&(1<<(lo[i+1]&63)) != 0 {
-			best := ""
-			for _, w := range ws {
-				if len(w) > len(best) && strings.HasPrefix(lo[i:], w) && !(isAlnum(w[len(w)-1]) && isAlnum(d.at(i+len(w)))) {
-					best = w
-				}
+		// a word: remember it as a token when it holds a digit, and try the
+		// keywords that start with its first two bytes
+		e, dig := i, false
+		for e < n && isAlnum(lo[e]) {
+			if isDigit(lo[e]) {
+				dig = true
 			}
-			if best != "" {
+			e++
+		}
+		if dig {
+			d.tokens = append(d.tokens, [2]int{i, e})
+		}
+		if k.byFirst[c] != nil && i+1 < n && k.second[c][lo[i+1]>>6]&(1<<(lo[i+1]&63)) != 0 {
+			if best := k.at(d, i); best != "" {
 				d.hits = append(d.hits, keywordHit{i, i + len(best), k.kind[best]})
-				i += len(best)
+				i += len(best) // the words of a keyword hold no digits: no token is missed
 				continue
 			}
 		}
-		// skip the rest of a word: keywords start at word starts
-		i++
-		if isAlnum(c) {
-			for i < len(lo) && isAlnum(lo[i]) {
-				i++
-			}
-		}
+		i = e
 	}
 	return d.hits
 }
