@@ -361,6 +361,8 @@ var phraseCues = []string{"thank you", "thanks", "thankyou", "name is", "name's"
 	"s/o", "w/o", "d/o", "c/o", "son of", "daughter of", "wife of", "husband of", "i am", "i'm", "this is", "signed by",
 	"approved by", "referred by", "assisted by", "handled by", "contact person", "attended by", "seen by", "treated by"}
 
+var phraseCueSet = newPhraseSet(phraseCues)
+
 var signOffs = []string{"regards,", "regards", "sincerely,", "thanks,", "thank you,", "best,", "cheers,", "yours truly,",
 	"yours faithfully,", "yours sincerely,", "warm regards,", "best regards,", "kind regards,", "धन्यवाद,", "धन्यवाद"}
 
@@ -412,10 +414,9 @@ func (d *doc) cueBefore(cs int) float64 {
 		}
 		return 0
 	}
-	for _, p := range phraseCues {
-		if strings.HasSuffix(pre, p) && (len(pre) == len(p) || !isAlnum(pre[len(pre)-len(p)-1])) {
-			return 0.35
-		}
+	end := ls + len(pre)
+	if isWordByte(pre[len(pre)-1]) && phraseCueSet.last(d, max(ls, end-24), end) == end {
+		return 0.35
 	}
 	last := pre[len(pre)-1]
 	if last == ':' || last == '(' || last == '-' || last == '=' {
