@@ -8,7 +8,9 @@
 package anonymize
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -154,18 +156,16 @@ func (e *Engine) resolve(text string, cands []Span) []Span {
 	if len(cands) == 0 {
 		return nil
 	}
-	sort.Slice(cands, func(i, j int) bool {
-		a, b := cands[i], cands[j]
-		if a.Score != b.Score {
-			return a.Score > b.Score
+	slices.SortFunc(cands, func(a, b Span) int {
+		switch {
+		case a.Score != b.Score:
+			return cmp.Compare(b.Score, a.Score)
+		case a.End-a.Start != b.End-b.Start:
+			return cmp.Compare(b.End-b.Start, a.End-a.Start)
+		case a.Start != b.Start:
+			return cmp.Compare(a.Start, b.Start)
 		}
-		if la, lb := a.End-a.Start, b.End-b.Start; la != lb {
-			return la > lb
-		}
-		if a.Start != b.Start {
-			return a.Start < b.Start
-		}
-		return a.Type < b.Type
+		return strings.Compare(a.Type, b.Type)
 	})
 	var out []Span
 	for _, c := range cands {
