@@ -125,6 +125,9 @@ func (e *Engine) Detect(text string) []Span {
 			if start < 0 || end > len(text) || start >= end {
 				return
 			}
+			if score+r.Boost < e.threshold {
+				return // no context could lift it
+			}
 			score += r.contextAdjust(d, start, end)
 			if score > 1 {
 				score = 1

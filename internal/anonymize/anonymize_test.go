@@ -366,3 +366,22 @@ func TestConcurrentDetectMatchesSequential(t *testing.T) {
 		t.Errorf("concurrent Detect differs on %s", id)
 	}
 }
+
+func TestASCIILowerMatchesByteLoop(t *testing.T) {
+	var all []byte
+	for c := 0; c < 256; c++ {
+		all = append(all, byte(c))
+	}
+	for _, s := range []string{string(all), "Hello WORLD @[`{ नमस्ते ZAaz", strings.Repeat("AZaz@[`{", 9) + "Q"} {
+		got := string(asciiLowerInto(nil, s))
+		want := []byte(s)
+		for i, c := range want {
+			if c >= 'A' && c <= 'Z' {
+				want[i] = c + 32
+			}
+		}
+		if got != string(want) {
+			t.Errorf("asciiLowerInto(%q) = %q", s, got)
+		}
+	}
+}
