@@ -24,7 +24,7 @@ type doc struct {
 	candsDone  bool
 	words      []word // person scanner's words
 	hits       []keywordHit
-	wcache     [1024]wcEntry // lexicon look-ups, kept across documents (the lexicon never changes)
+	wcache     [4096]wcEntry // lexicon look-ups, kept across documents (the lexicon never changes)
 	hitsDone   bool
 	spans      []Span // candidates before resolution
 }
