@@ -120,23 +120,25 @@ func (e *Engine) Detect(text string) []Span {
 	d := newDoc(text)
 	defer d.release()
 	cands := d.spans
-	for _, r := range e.recognizers {
-		r.scan(d, func(start, end int, score float64) {
-			if start < 0 || end > len(text) || start >= end {
-				return
-			}
-			if score+r.Boost < e.threshold {
-				return // no context could lift it
-			}
-			score += r.contextAdjust(d, start, end)
-			if score > 1 {
-				score = 1
-			}
-			if score < e.threshold {
-				return
-			}
-			cands = append(cands, Span{Start: start, End: end, Type: r.Type, Score: score})
-		})
+	var r *recognizer
+	emit := func(start, end int, score float64) { // one closure per call, not per recognizer
+		if start < 0 || end > len(text) || start >= end {
+			return
+		}
+		if score+r.Boost < e.threshold {
+			return // no context could lift it
+		}
+		score += r.contextAdjust(d, start, end)
+		if score > 1 {
+			score = 1
+		}
+		if score < e.threshold {
+			return
+		}
+		cands = append(cands, Span{Start: start, End: end, Type: r.Type, Score: score})
+	}
+	for _, r = range e.recognizers {
+		r.scan(d, emit)
 	}
 	for _, dn := range e.deny {
 		for off := 0; ; {
@@ -152,10 +154,10 @@ func (e *Engine) Detect(text string) []Span {
 		}
 	}
 	d.spans = cands
-	return e.resolve(text, cands)
+	return e.resolve(text, cands, d)
 }
 
-func (e *Engine) resolve(text string, cands []Span) []Span {
+func (e *Engine) resolve(text string, cands []Span, d *doc) []Span {
 	if len(cands) == 0 {
 		return nil
 	}
@@ -171,6 +173,9 @@ func (e *Engine) resolve(text string, cands []Span) []Span {
 		return strings.Compare(a.Type, b.Type)
 	})
 	var out []Span
+	if d != nil {
+		out = d.accepted[:0] // scratch; the result is copied out below
+	}
 	for _, c := range cands {
 		if len(e.allow) > 0 && e.allow[strings.ToLower(text[c.Start:c.End])] {
 			continue
@@ -186,6 +191,13 @@ func (e *Engine) resolve(text string, cands []Span) []Span {
 		out = append(out, Span{})
 		copy(out[i+1:], out[i:])
 		out[i] = c
+	}
+	if d != nil {
+		d.accepted = out
+		if len(out) == 0 {
+			return nil
+		}
+		return append([]Span(nil), out...)
 	}
 	return out
 }

@@ -143,12 +143,12 @@ func TestOverlapResolutionIsDeterministic(t *testing.T) {
 	e := &Engine{threshold: 0.5}
 	a := []Span{{0, 10, "B", 0.8}, {0, 12, "A", 0.8}, {5, 20, "C", 0.9}, {20, 25, "D", 0.6}}
 	b := []Span{a[3], a[2], a[1], a[0]}
-	ra, rb := e.resolve("", a), e.resolve("", b)
+	ra, rb := e.resolve("", a, nil), e.resolve("", b, nil)
 	if len(ra) != 2 || ra[0].Type != "C" || ra[1].Type != "D" || len(rb) != 2 || rb[0] != ra[0] {
 		t.Fatalf("resolve: %v / %v", ra, rb)
 	}
 	// equal score: the longer wins
-	r := e.resolve("", []Span{{0, 10, "B", 0.8}, {0, 12, "A", 0.8}})
+	r := e.resolve("", []Span{{0, 10, "B", 0.8}, {0, 12, "A", 0.8}}, nil)
 	if len(r) != 1 || r[0].Type != "A" {
 		t.Fatalf("longer should win: %v", r)
 	}

@@ -27,6 +27,7 @@ type doc struct {
 	wcache     [4096]wcEntry // lexicon look-ups, kept across documents (the lexicon never changes)
 	hitsDone   bool
 	spans      []Span // candidates before resolution
+	accepted   []Span // resolution scratch
 }
 
 var docPool = sync.Pool{New: func() any { return new(doc) }}
