@@ -38,6 +38,7 @@ type Engine struct {
 
 type denyEntry struct {
 	value string
+	lower string // ASCII-lowered like doc.lower, so offsets match
 	typ   string
 }
 
@@ -92,7 +93,7 @@ func New(p Policy) (*Engine, error) {
 		if typ == "" {
 			typ = "DENY"
 		}
-		e.deny = append(e.deny, denyEntry{d.Value, typ})
+		e.deny = append(e.deny, denyEntry{d.Value, asciiLower(d.Value), typ})
 	}
 	if err := e.setOperators(p); err != nil {
 		return nil, err
@@ -113,36 +114,42 @@ func (e *Engine) Types() []string {
 	return out
 }
 
+// emit records one candidate of the current recognizer, adjusted by its
+// context. It is bound once per pooled doc (emitFn) so that Detect does not
+// allocate a closure per call.
+func (d *doc) emit(start, end int, score float64) {
+	r, e := d.cur, d.eng
+	if start < 0 || end > len(d.text) || start >= end {
+		return
+	}
+	if score+r.Boost < e.threshold {
+		return // no context could lift it
+	}
+	score += r.contextAdjust(d, start, end)
+	if score > 1 {
+		score = 1
+	}
+	if score < e.threshold {
+		return
+	}
+	d.spans = append(d.spans, Span{Start: start, End: end, Type: r.Type, Score: score})
+}
+
 // Detect returns the entities in text, sorted by start, not overlapping.
 // Overlapping candidates are resolved by score, then length, then position,
 // then type name, so the result does not depend on recognizer order.
 func (e *Engine) Detect(text string) []Span {
 	d := newDoc(text)
 	defer d.release()
+	d.eng = e
+	for _, r := range e.recognizers {
+		d.cur = r
+		r.scan(d, d.emitFn)
+	}
 	cands := d.spans
-	var r *recognizer
-	emit := func(start, end int, score float64) { // one closure per call, not per recognizer
-		if start < 0 || end > len(text) || start >= end {
-			return
-		}
-		if score+r.Boost < e.threshold {
-			return // no context could lift it
-		}
-		score += r.contextAdjust(d, start, end)
-		if score > 1 {
-			score = 1
-		}
-		if score < e.threshold {
-			return
-		}
-		cands = append(cands, Span{Start: start, End: end, Type: r.Type, Score: score})
-	}
-	for _, r = range e.recognizers {
-		r.scan(d, emit)
-	}
 	for _, dn := range e.deny {
 		for off := 0; ; {
-			i := indexFold(d.lower[off:], strings.ToLower(dn.value))
+			i := strings.Index(d.lower[off:], dn.lower)
 			if i < 0 {
 				break
 			}

@@ -28,9 +28,16 @@ type doc struct {
 	hitsDone   bool
 	spans      []Span // candidates before resolution
 	accepted   []Span // resolution scratch
+	eng        *Engine
+	cur        *recognizer
+	emitFn     func(start, end int, score float64) // d.emit, bound once
 }
 
-var docPool = sync.Pool{New: func() any { return new(doc) }}
+var docPool = sync.Pool{New: func() any {
+	d := new(doc)
+	d.emitFn = d.emit
+	return d
+}}
 
 func newDoc(text string) *doc {
 	d := docPool.Get().(*doc)
@@ -56,6 +63,7 @@ func (d *doc) release() {
 		return // let very large buffers go
 	}
 	d.text, d.lower = "", ""
+	d.eng, d.cur = nil, nil
 	docPool.Put(d)
 }
 
@@ -99,7 +107,6 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
-func indexFold(lowerHay, lowerNeedle string) int { return strings.Index(lowerHay, lowerNeedle) }
 
 const (
 	cDigit = 1 << iota
