@@ -314,7 +314,7 @@ func FuzzDetect(f *testing.F) {
 		"Hi Priya Sharma, Aadhaar 3123 4567 8909, PAN ABCPK1234Q, +91 98450 12345",
 		"नमस्ते सीमा जी, पता: E-4098, Brigade Meadows, Pune 411030",
 		"IBAN GB82 WEST 1234 5698 7654 32 ip fe80::1%eth0/64 ::ffff:1.2.3.4",
-		"DOB: 3rd March 1985; born 12-Mar-1985", "a@b.co x@y", "\xff\xfe(+9", "(((((+", "1.2.3.4.5.6",
+		"DOB: 3rd March 1985; born 12-Mar-1985", "a@b.co x@y", "\xff\xfe(+9", "(((((+", "1.2.3.4.5.6", "www.", "http://", "::", "MRN:",
 	} {
 		f.Add(s)
 	}

@@ -308,7 +308,7 @@ func scanURL(d *doc, emit func(int, int, float64)) {
 		for he < e && t[he] != '/' && t[he] != '?' && t[he] != '#' {
 			he++
 		}
-		if hostOK(t[i+4:he]) || hostOK(t[i:he]) && strings.Count(t[i:he], ".") >= 2 {
+		if he > i+4 && (hostOK(t[i+4:he]) || hostOK(t[i:he]) && strings.Count(t[i:he], ".") >= 2) {
 			emit(i, e, 0.9)
 			found = append(found, [2]int{i, e})
 			off = max(off, e)
