@@ -120,6 +120,7 @@ func TestRecognizers(t *testing.T) {
 		{"Free camp at Indira Gandhi Stadium.", "PERSON", ""},
 		{"नमस्ते सीमा जी, आपका ऑर्डर", "PERSON", "सीमा"},
 		{"SHARMA/RAHUL MR boarding", "PERSON", "SHARMA/RAHUL"},
+		{"Billing name: Johnson, Emily\n", "PERSON", "Johnson, Emily"},
 	}
 	e := Default()
 	for _, c := range cases {

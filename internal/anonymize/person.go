@@ -434,7 +434,31 @@ func (d *doc) cueBefore(cs int) float64 {
 	return 0
 }
 
-func scanPerson(d *doc, emit func(int, int, float64)) {
+func scanPerson(d *doc, emit0 func(int, int, float64)) {
+	// "Surname, Given" (billing records) is one name: a lone surname followed
+	// by ", " and a part that starts with a given name is merged with it
+	var pend struct {
+		s, e    int
+		score   float64
+		surname bool // a single surname-flagged word
+		ok      bool
+	}
+	flush := func() {
+		if pend.ok {
+			emit0(pend.s, pend.e, pend.score)
+			pend.ok = false
+		}
+	}
+	defer flush()
+	emit := func(s, e int, score float64, part []word) {
+		if pend.ok && pend.surname && e > s && pend.e+2 == s && d.text[pend.e:s] == ", " && part[0].flags&fGiven != 0 && part[0].flags&fWord == 0 {
+			pend.e, pend.score, pend.surname = e, max(pend.score, score), false
+			return
+		}
+		flush()
+		pend.s, pend.e, pend.score, pend.ok = s, e, score, true
+		pend.surname = len(part) == 1 && part[0].flags&fSurname != 0 && part[0].kind != kDeva
+	}
 	ws := d.personWords()
 	t := d.text
 	for i := 0; i < len(ws); {
@@ -500,7 +524,7 @@ func scanPerson(d *doc, emit func(int, int, float64)) {
 			c := cue
 			lookBefore := a == 0 || (c == 0 && d.text[chain[a-1].e:part[0].s] != " ")
 			if s, e, score := scorePart(d, part, c, lookBefore); score > 0 {
-				emit(s, e, score)
+				emit(s, e, score, part)
 			}
 			cue = 0
 			a = b
