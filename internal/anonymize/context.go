@@ -143,7 +143,7 @@ func scanMRN(d *doc, emit func(int, int, float64)) {
 		for q > p && !isAlnum(t[q-1]) {
 			q--
 		}
-		if digits < 4 || slashes > 1 || parseDate(t, p) > 0 {
+		if digits < 4 || slashes > 3 || parseDate(t, p) == q {
 			continue
 		}
 		emit(p, q, 0.9)

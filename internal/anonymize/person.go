@@ -491,7 +491,7 @@ func scanPerson(d *doc, emit0 func(int, int, float64)) {
 			}
 			afterCue := k > 0 && (chain[k-1].role == rGreet || chain[k-1].role == rTitle)
 			endsName := k == len(chain)-1 && (w.e >= len(t) || t[w.e] == ',' || t[w.e] == '!' || t[w.e] == '\n')
-			beforeSurname := k+1 < len(chain) && chain[k+1].flags&fSurname != 0 && chain[k+1].flags&fWord == 0
+			beforeSurname := k+1 < len(chain) && chain[k+1].flags&(fSurname|fGiven|fWord) == fSurname
 			if (afterCue && endsName) || beforeSurname {
 				w.role = rName
 				w.flags |= fWord | fGiven
