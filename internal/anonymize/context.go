@@ -314,7 +314,8 @@ func scanDOB(d *doc, emit func(int, int, float64)) {
 var houseWords = map[string]bool{"flat": true, "house": true, "h.no": true, "h.no.": true, "h": true, "plot": true, "door": true,
 	"d.no": true, "d.no.": true, "no": true, "no.": true, "apt": true, "apt.": true, "shop": true, "villa": true, "vill": true, "vill.": true,
 	"village": true, "qtr": true, "quarter": true, "block": true, "ward": true, "room": true, "unit": true, "suite": true, "bldg": true,
-	"building": true, "tower": true, "wing": true, "sector": true}
+	"building": true, "tower": true, "wing": true, "sector": true,
+	"मकान": true, "ग्राम": true, "गाँव": true, "गांव": true, "फ्लैट": true, "प्लॉट": true, "गली": true, "मोहल्ला": true, "वार्ड": true}
 
 var usStates = map[string]bool{}
 
@@ -349,7 +350,7 @@ func scanAddress(d *doc, emit func(int, int, float64)) {
 		for p > 0 && s-p < 4 && (t[p-1] == ' ' || t[p-1] == '-' || t[p-1] == ',' || t[p-1] == ':') {
 			p--
 		}
-		if p == 0 || !isAlpha(t[p-1]) || strings.HasSuffix(d.lower[:p], "rs") || strings.HasSuffix(d.lower[:p], "inr") || strings.HasSuffix(d.lower[:p], "pin") && !strings.Contains(d.text[d.lineStart(s):s], ",") {
+		if p == 0 || !(isAlpha(t[p-1]) || t[p-1] >= 0x80) || strings.HasSuffix(d.lower[:p], "rs") || strings.HasSuffix(d.lower[:p], "inr") || strings.HasSuffix(d.lower[:p], "pin") && !strings.Contains(d.text[d.lineStart(s):s], ",") {
 			return
 		}
 		start := addressStart(d, s)

@@ -162,8 +162,11 @@ func (d *doc) buildCands(fn func(c *numCand)) {
 					// closes inside it: "(415) 555-0132", not "(5520 7432 6333)"
 					if r.start < g[0][0] && (c.parens || r.plus) {
 						c.start = r.start
-						if t[r.start] == '(' {
-							c.parens = true
+						switch {
+						case t[r.start] != '(':
+						case c.parens:
+						default:
+							c.start++ // "(+91 98450 12345)": the parenthesis encloses, starting at '+'
 						}
 					}
 				}

@@ -538,6 +538,19 @@ func scorePart(d *doc, part []word, cue float64, lookBefore bool) (int, int, flo
 	for len(part) > 0 && part[len(part)-1].kind == kInitial {
 		part = part[:len(part)-1]
 	}
+	// Devanagari has no capitals: a chain runs on into ordinary words
+	// ("अनिल मिश्रा ने दवाई"), so keep only lexicon names, plus one unknown
+	// word right after a title or greeting ("श्री रामेश्वर")
+	if len(part) > 0 && part[0].kind == kDeva {
+		if cue == 0 && lookBefore {
+			cue, lookBefore = d.cueBefore(part[0].s), false
+		}
+		k := 0
+		for k < len(part) && k < 4 && (part[k].flags&(fGiven|fSurname) != 0 || (k == 0 && cue > 0)) {
+			k++
+		}
+		part = part[:k]
+	}
 	// a leading ordinary word that is only a surname ("Call Priya Sharma")
 	for len(part) > 1 && part[0].flags&fWord != 0 && part[0].flags&fGiven == 0 {
 		part = part[1:]
@@ -607,7 +620,7 @@ func scorePart(d *doc, part []word, cue float64, lookBefore bool) (int, int, flo
 		cue += 0.3
 	}
 	// mid-sentence capitals after a lower-case word are proper nouns
-	if L >= 2 && cue == 0 {
+	if L >= 2 && cue == 0 && nName+nUnk > 0 {
 		if st := part[0].s; st >= 2 && d.text[st-1] == ' ' && isLower(d.text[st-2]) {
 			base += 0.1
 		}
