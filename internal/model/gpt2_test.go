@@ -328,3 +328,58 @@ func TestSaveAdapterRoundTrip(t *testing.T) {
 	}
 	_ = ref
 }
+
+func TestTrainerRejectsBadInput(t *testing.T) {
+	m, _, _ := loadRefModel(t, "tiny-perturbed")
+	if _, err := NewTrainer(m, TrainOptions{Batch: 1, Seq: m.Config.NPositions + 1}); err == nil {
+		t.Error("a sequence longer than n_positions was accepted")
+	}
+	if _, err := NewTrainer(m, TrainOptions{Batch: 1, Seq: 4, LoRA: &LoRAConfig{Rank: 2, Targets: []string{"q_proj"}}}); err == nil {
+		t.Error("an unknown LoRA target was accepted")
+	}
+	tr, err := NewTrainer(m, TrainOptions{Batch: 2, Seq: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := []int32{1, 2, 3, 4, 5, 6}
+	for name, c := range map[string]struct {
+		in, tg []int32
+		mask   []float32
+	}{
+		"short inputs":     {ok[:5], ok, nil},
+		"short mask":       {ok, ok, []float32{1}},
+		"negative token":   {[]int32{1, 2, -3, 4, 5, 6}, ok, nil},
+		"token past vocab": {ok, []int32{1, 2, 3, 4, 5, 50257}, nil},
+	} {
+		if _, _, err := tr.Step(c.in, c.tg, c.mask, 1, 0); err == nil {
+			t.Errorf("%s: Step accepted it", name)
+		}
+	}
+}
+
+func TestDropoutStepIsReproducible(t *testing.T) {
+	m, ref, _ := loadRefModel(t, "tiny-perturbed")
+	T := len(ref.Tokens)
+	targets, mask := shifted(ref.Tokens)
+	loss := func(seed int64, key uint64) (float64, float64) {
+		tr, err := NewTrainer(m, TrainOptions{Batch: 1, Seq: T, Dropout: true, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _, _ := tr.Step(ref.Tokens, targets, mask, 1, key)
+		return s, l2(tr.Grads())
+	}
+	a, ga := loss(1, 5)
+	b, gb := loss(1, 5)
+	c, _ := loss(1, 6)
+	d, _ := loss(2, 5)
+	if a != b || ga != gb {
+		t.Errorf("same seed and key: loss %v vs %v, grad norm %v vs %v", a, b, ga, gb)
+	}
+	if a == c || a == d {
+		t.Errorf("dropout ignored the key or seed: %v %v %v", a, c, d)
+	}
+	if eval := ref.Loss * float64(T-1); math.Abs(a-eval) < 1e-9 {
+		t.Error("dropout changed nothing")
+	}
+}
