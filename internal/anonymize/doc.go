@@ -107,7 +107,6 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
-
 const (
 	cDigit = 1 << iota
 	cUpper
