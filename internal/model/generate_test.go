@@ -102,3 +102,24 @@ func TestRepetitionPenalty(t *testing.T) {
 		t.Fatal("nan")
 	}
 }
+
+func TestGenerateStopsAtContext(t *testing.T) {
+	m, _, _ := loadRefModel(t, "tiny-perturbed")
+	P := m.Config.NPositions
+	prompt := make([]int32, P-8)
+	for i := range prompt {
+		prompt[i] = int32(i * 7)
+	}
+	out, err := Generate(context.Background(), m, prompt, GenerateOptions{MaxTokens: 50, EOS: -1}, nil)
+	if err != nil || len(out) != 9 {
+		t.Fatalf("generated %d tokens (%v); want 9: the last of the %d positions predicts one more", len(out), err, P)
+	}
+	if _, err := Generate(context.Background(), m, make([]int32, P), GenerateOptions{MaxTokens: 1}, nil); err == nil {
+		t.Error("a prompt filling the whole context was accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Generate(ctx, m, prompt[:4], GenerateOptions{MaxTokens: 5, EOS: -1}, nil); err == nil {
+		t.Error("a cancelled context did not stop generation")
+	}
+}
