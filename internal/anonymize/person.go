@@ -148,7 +148,9 @@ var orgWords = set(`hospital hospitals stadium place jayanti nagar road marg cho
 	chaturthi navami ashtami utsav mahotsav circle gate garden gardens maidan ground nagar vihar puram pur abad marg ganj bagh setu sagar tank lake dam fort palace jayanthi
 	medical healthcare health insurance finance capital motors technologies solutions systems software consultancy agency academy
 	hospitality foods pharma pharmaceuticals chemicals textiles steel cement power energy telecom airlines airways railways railway
-	travels tours logistics couriers associates partners co company corporation inc llp llc`)
+	travels tours logistics couriers associates partners co company corporation inc llp llc
+	terminus terminal junction ghat flyover expressway highway sadan smarak vidyalaya mahavidyalaya sansthan
+	kendra samiti mandal prize scholarship abhiyan lecture oration fellowship chair cricket football club`)
 var stopCaps = set(`i a an the and or of in on at to for from by with is are was were be been this that these those it its
 	my your our his her their we you he she they me us them name date address patient customer agent doctor mobile phone email
 	age sex male female gender dob account card bank branch ifsc pan aadhaar passport voter id no number total amount balance
