@@ -17,6 +17,7 @@ import (
 type prepareOpts struct {
 	dataset.PrepareOptions
 	noAnonymize bool
+	canaries    string
 }
 
 func init() {
@@ -56,12 +57,9 @@ an old one to another split. DIR is replaced atomically (mode 0700, files 0600).
 	f.StringVar(&o.OnBadRecord, "on-bad-record", "skip", "skip (count in the manifest) or fail on a malformed record")
 	f.BoolVar(&o.noAnonymize, "no-anonymize", false, "keep personal data (only for data that has none)")
 	f.StringVar(&o.Policy, "policy", "", "anonymization policy file (operators, allow and deny lists)")
-	addCanaryFlag(cmd, &o.PrepareOptions)
+	f.StringVar(&o.canaries, "canaries", "", "plant N random secrets (N or N,repeats) in the training split for 'eval --audit'")
 	rootCmd.AddCommand(cmd)
 }
-
-// addCanaryFlag is replaced by the canary wiring when the privacy audit lands.
-var addCanaryFlag = func(cmd *cobra.Command, o *dataset.PrepareOptions) {}
 
 func runPrepare(ctx context.Context, o prepareOpts, out *cli.Output) error {
 	if len(o.Inputs) == 0 || o.Out == "" {
@@ -88,6 +86,9 @@ func runPrepare(ctx context.Context, o prepareOpts, out *cli.Output) error {
 				total += st.Size()
 			}
 		}
+	}
+	if err := dataset.AddCanaries(&o.PrepareOptions, o.canaries); err != nil {
+		return cli.Usagef("%v", err)
 	}
 	bar := out.NewProgress("prepare", total, "B")
 	m, err := dataset.Prepare(ctx, o.PrepareOptions, eng, func(n int64) { bar.Set(n) })

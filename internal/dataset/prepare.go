@@ -15,6 +15,7 @@ import (
 
 	"github.com/llmtune/llmtune/internal/anonymize"
 	"github.com/llmtune/llmtune/internal/atomicfile"
+	"github.com/llmtune/llmtune/internal/canary"
 	"github.com/llmtune/llmtune/internal/version"
 )
 
@@ -31,6 +32,8 @@ type PrepareOptions struct {
 	Policy      string      `json:"policy,omitempty"`
 	// ExtraTrain records are added to the training split only (canaries).
 	ExtraTrain []Record `json:"-"`
+	// Canaries, when set, are written to canaries.json (see AddCanaries).
+	Canaries []canary.Canary `json:"-"`
 }
 
 // Splits, in the order they are written.
@@ -165,6 +168,11 @@ func Prepare(ctx context.Context, o PrepareOptions, eng *anonymize.Engine, progr
 		}
 		if o.Anonymize {
 			m.Entities = report.Total
+		}
+		if len(o.Canaries) > 0 {
+			if err := canary.Write(filepath.Join(tmp, canary.File), o.Canaries); err != nil {
+				return err
+			}
 		}
 		if err := writeJSON(filepath.Join(tmp, "manifest.json"), m); err != nil {
 			return err
