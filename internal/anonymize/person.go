@@ -309,16 +309,21 @@ func (d *doc) lookup(l *lexicon, key []byte) uint8 {
 		h = (h ^ uint32(c)) * 16777619
 	}
 	e := &d.wcache[h%uint32(len(d.wcache))]
-	if e.ok && e.key == string(key) {
+	if e.ok && string(e.key[:e.n]) == string(key) {
 		return e.inf
 	}
 	inf := l.info[string(key)]
-	*e = wcEntry{key: string(key), inf: inf, ok: true}
+	if len(key) <= len(e.key) {
+		e.n = uint8(copy(e.key[:], key))
+		e.inf, e.ok = inf, true
+	}
 	return inf
 }
 
+// wcEntry holds its key inline, so that filling the cache allocates nothing.
 type wcEntry struct {
-	key string
+	key [22]byte
+	n   uint8
 	inf uint8
 	ok  bool
 }
