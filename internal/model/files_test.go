@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -333,5 +334,59 @@ func TestAdapterRoundTrip(t *testing.T) {
 	json.Unmarshal(b, &ac)
 	if ac["peft_type"] != "LORA" || ac["fan_in_fan_out"] != true {
 		t.Fatalf("adapter_config %v", ac)
+	}
+}
+
+// The independent PyTorch reference must load a directory we saved (its own
+// config.json parser and safetensors reader) and compute PyTorch's reference
+// loss from it.
+func TestSavedModelLoadedByPyTorchReference(t *testing.T) {
+	py := "/usr/bin/python3"
+	refDir := filepath.Dir(testutil.Shared(t, "ref", "gpt2_ref.py"))
+	if err := exec.Command(py, "-c", "import torch, numpy").Run(); err != nil {
+		t.Skip("python3 with torch and numpy not available")
+	}
+	dir, _, _ := refPaths(t, "tiny-perturbed")
+	_, refJSON, _ := loadRefModel(t, "tiny-perturbed")
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "m")
+	if err := m.Save(out, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := json.Marshal(refJSON.Tokens)
+	script := `import sys, json, torch; sys.path.insert(0, sys.argv[1]); import gpt2_ref
+m = gpt2_ref.load_model_dir(sys.argv[2]); m.eval()
+ids = torch.tensor([json.loads(sys.argv[3])], dtype=torch.long)
+with torch.no_grad(): _, loss, _ = m(ids, labels=ids)
+print(repr(float(loss)))`
+	o, err := exec.Command(py, "-c", script, refDir, out, string(ids)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gpt2_ref.load_model_dir: %v\n%s", err, o)
+	}
+	lines := strings.Fields(strings.TrimSpace(string(o)))
+	got, err := strconv.ParseFloat(lines[len(lines)-1], 64)
+	if err != nil {
+		t.Fatalf("python output %q", o)
+	}
+	if math.Abs(got-refJSON.Loss)/refJSON.Loss > 1e-6 {
+		t.Fatalf("PyTorch loss on our saved model %v, reference %v", got, refJSON.Loss)
+	}
+}
+
+type ptrTok struct{ dir string }
+
+func (p *ptrTok) WriteFiles(dir string) error { p.dir = dir; return nil }
+
+// A nil *tokenize.Tokenizer (callers with --init and no tokenizer) saves the
+// model without tokenizer files instead of panicking.
+func TestSaveNilTokenizerPointer(t *testing.T) {
+	cfg, _ := Preset("gpt2-tiny")
+	cfg.VocabSize, cfg.NPositions, cfg.NCtx = 40, 8, 8
+	var tok *ptrTok
+	if err := Init(cfg, 1).Save(filepath.Join(t.TempDir(), "m"), tok); err != nil {
+		t.Fatal(err)
 	}
 }

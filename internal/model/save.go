@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 
 	"github.com/llmtune/llmtune/internal/atomicfile"
 	"github.com/llmtune/llmtune/internal/safetensors"
@@ -46,8 +47,15 @@ func (m *Model) WriteFiles(dir string, tok TokenizerWriter) error {
 	if err := safetensors.Write(filepath.Join(dir, "model.safetensors"), 0o600, tensors, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	if tok != nil {
-		return tok.WriteFiles(dir)
+	if tok == nil || isNilPointer(tok) {
+		return nil
 	}
-	return nil
+	return tok.WriteFiles(dir)
+}
+
+// isNilPointer catches a nil *tokenize.Tokenizer passed as the interface
+// (a non-nil interface holding a nil pointer), which means "no tokenizer".
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }
