@@ -63,6 +63,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("activation_function %q is not supported (gelu_new)", c.ActivationFunction)
 	case c.ScaleAttnByLayerIdx || c.ReorderAndUpcastAttn:
 		return fmt.Errorf("scale_attn_by_inverse_layer_idx and reorder_and_upcast_attn are not supported")
+	case c.ScaleAttnWeights != nil && !*c.ScaleAttnWeights:
+		return fmt.Errorf("scale_attn_weights false is not supported (attention is scaled by 1/sqrt(head_dim))")
 	case c.TieWordEmbeddings != nil && !*c.TieWordEmbeddings:
 		return fmt.Errorf("untied word embeddings are not supported")
 	}

@@ -249,6 +249,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	llama := strings.Replace(string(cfgBytes), `"gpt2"`, `"llama"`, 1)
 	wide := strings.Replace(string(cfgBytes), `"n_embd": 64`, `"n_embd": 128`, 1)
+	unscaled := strings.Replace(string(cfgBytes), `"scale_attn_weights": true`, `"scale_attn_weights": false`, 1)
 	for _, c := range []struct {
 		name string
 		dir  string
@@ -258,6 +259,7 @@ func TestLoadErrors(t *testing.T) {
 		{"no weights", mk(cfgBytes, nil), "no model.safetensors"},
 		{"model_type", mk([]byte(llama), weights), "llama"},
 		{"shape", mk([]byte(wide), weights), "shape"},
+		{"unscaled attention", mk([]byte(unscaled), weights), "scale_attn_weights"},
 		{"truncated", mk(cfgBytes, weights[:len(weights)/2]), "model.safetensors"},
 	} {
 		_, err := Load(c.dir)

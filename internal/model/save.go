@@ -28,7 +28,11 @@ func (m *Model) Save(dir string, tok TokenizerWriter) error {
 // WriteFiles writes the model's files into an existing directory (for
 // callers that assemble a larger directory atomically, such as checkpoints).
 func (m *Model) WriteFiles(dir string, tok TokenizerWriter) error {
-	cfg, err := json.MarshalIndent(m.Config, "", "  ")
+	c := m.Config
+	if c.TorchDtype != "" {
+		c.TorchDtype = "float32" // what model.safetensors holds, whatever dtype was loaded
+	}
+	cfg, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return err
 	}
