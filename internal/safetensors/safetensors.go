@@ -143,6 +143,11 @@ func ParseHeader(hdr []byte, dataLen int64) (map[string]Info, map[string]string,
 			elems *= d
 			shape[i] = int(d)
 		}
+		// Bounding the element count by the data size first keeps
+		// elems*size from overflowing into a small, matching byte count.
+		if elems > dataLen/int64(size) {
+			return nil, nil, fmt.Errorf("tensor %q: shape %v of %s needs more than the %d bytes of data (truncated file?)", name, t.Shape, t.DType, dataLen)
+		}
 		b, e := t.Offsets[0], t.Offsets[1]
 		if b < 0 || e < b || e > dataLen {
 			return nil, nil, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the %d bytes of data (truncated file?)", name, b, e, dataLen)

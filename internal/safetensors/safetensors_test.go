@@ -102,8 +102,9 @@ func TestBadFiles(t *testing.T) {
 		{name: "not json", hdr: `{"a":`, want: "not valid JSON"},
 		{name: "past end", hdr: `{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, data: make([]byte, 8), want: `"a"`},
 		{name: "overlap", hdr: `{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}`, data: make([]byte, 12), want: "overlap"},
-		{name: "size mismatch", hdr: `{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, data: make([]byte, 8), want: "want 12"},
+		{name: "size mismatch", hdr: `{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, data: make([]byte, 16), want: "want 12"},
 		{name: "dtype", hdr: `{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}`, data: make([]byte, 1), want: "unknown dtype"},
+		{name: "overflowing shape", hdr: `{"a":{"dtype":"F32","shape":[2147483648,2147483648],"data_offsets":[0,0]}}`, data: make([]byte, 8), want: "needs more"},
 		{name: "negative", hdr: `{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`, data: make([]byte, 4), want: "bad shape"},
 	}
 	for _, c := range cases {
@@ -124,13 +125,14 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add([]byte(`{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"format":"pt"}}`), int64(8))
 	f.Add([]byte(`{"a":{"dtype":"BF16","shape":[1,1],"data_offsets":[2,4]}}`), int64(4))
 	f.Add([]byte(`{"a":{"dtype":"F32","shape":[9223372036854775807,2],"data_offsets":[0,8]}}`), int64(8))
+	f.Add([]byte(`{"a":{"dtype":"F32","shape":[2147483648,2147483648],"data_offsets":[0,0]}}`), int64(8))
 	f.Fuzz(func(t *testing.T, hdr []byte, dataLen int64) {
 		ts, _, err := ParseHeader(hdr, dataLen)
 		if err != nil {
 			return
 		}
 		for _, x := range ts {
-			if x.Begin < 0 || x.End > dataLen || x.End-x.Begin != x.Elems()*int64(DTypeSize(x.DType)) {
+			if x.Begin < 0 || x.End > dataLen || x.Elems() > dataLen || x.End-x.Begin != x.Elems()*int64(DTypeSize(x.DType)) {
 				t.Fatalf("accepted bad tensor %+v", x)
 			}
 		}
