@@ -31,8 +31,10 @@ func Load(dir string) (*Model, error) {
 	m := &Model{Config: cfg, Layout: NewLayout(cfg)}
 	m.Params = make([]float32, m.Layout.Total)
 	seen := make(map[string]string, len(m.Layout.Tensors))
-	var lmHead []float32
-	var lmHeadFile string
+	// lm_head.weight is compared with wte after every file is read (wte may
+	// come later, from another shard), in pieces, so a tied head never costs
+	// a second copy of the embedding in memory.
+	var lmHeadFile, lmHeadName string
 	for _, path := range files {
 		f, err := safetensors.Open(path)
 		if err != nil {
@@ -50,12 +52,7 @@ func Load(dir string) (*Model, error) {
 				continue
 			}
 			if name == "lm_head.weight" {
-				lmHead = make([]float32, info.Elems())
-				lmHeadFile = path
-				if err := f.ReadFloat32(raw, lmHead); err != nil {
-					f.Close()
-					return nil, err
-				}
+				lmHeadFile, lmHeadName = path, raw
 				continue
 			}
 			t, ok := m.Layout.Lookup(name)
@@ -84,19 +81,41 @@ func Load(dir string) (*Model, error) {
 			return nil, fmt.Errorf("%s: tensor %q is missing (looked in %s)", dir, t.Name, strings.Join(rel(dir, files), ", "))
 		}
 	}
-	if lmHead != nil {
-		wte, _ := m.Layout.Lookup("wte.weight")
-		w := wte.Slice(m.Params)
-		if len(lmHead) != len(w) {
-			return nil, fmt.Errorf("%s: lm_head.weight has %d values, wte.weight %d; untied heads are not supported", lmHeadFile, len(lmHead), len(w))
-		}
-		for i := range w {
-			if w[i] != lmHead[i] {
-				return nil, fmt.Errorf("%s: lm_head.weight differs from wte.weight at element %d; untied heads are not supported", lmHeadFile, i)
-			}
+	if lmHeadFile != "" {
+		if err := checkTied(m, lmHeadFile, lmHeadName); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
+}
+
+// checkTied verifies that the file's lm_head.weight equals the loaded wte:
+// the network always ties the head, so a different head would be silently
+// replaced.
+func checkTied(m *Model, path, name string) error {
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	wte, _ := m.Layout.Lookup("wte.weight")
+	if info := f.Tensors[name]; !sameShape(info.Shape, wte.Shape) {
+		return fmt.Errorf("%s: %s has shape %v, wte.weight %v; untied heads are not supported", path, name, info.Shape, wte.Shape)
+	}
+	w := wte.Slice(m.Params)
+	buf := make([]float32, min(1<<16, len(w)))
+	for lo := 0; lo < len(w); lo += len(buf) {
+		part := buf[:min(len(buf), len(w)-lo)]
+		if err := f.ReadFloat32At(name, part, int64(lo)); err != nil {
+			return err
+		}
+		for i, v := range part {
+			if v != w[lo+i] {
+				return fmt.Errorf("%s: %s differs from wte.weight at element %d; untied heads are not supported", path, name, lo+i)
+			}
+		}
+	}
+	return nil
 }
 
 var maskBuffer = regexp.MustCompile(`^h\.\d+\.attn\.(bias|masked_bias)$`)

@@ -187,11 +187,23 @@ func (f *File) ReadFloat32(name string, dst []float32) error {
 	if int64(len(dst)) != t.Elems() {
 		return fmt.Errorf("%s: tensor %q has %d elements, want %d", f.Path, name, t.Elems(), len(dst))
 	}
-	off := f.dataOff + t.Begin
+	return f.ReadFloat32At(name, dst, 0)
+}
+
+// ReadFloat32At reads elements [start, start+len(dst)) of tensor name (in
+// row-major order) into dst, so a large tensor can be streamed in pieces.
+func (f *File) ReadFloat32At(name string, dst []float32, start int64) error {
+	t, ok := f.Tensors[name]
+	if !ok {
+		return fmt.Errorf("%s: no tensor %q", f.Path, name)
+	}
+	if start < 0 || start+int64(len(dst)) > t.Elems() {
+		return fmt.Errorf("%s: tensor %q has %d elements; cannot read [%d, %d)", f.Path, name, t.Elems(), start, start+int64(len(dst)))
+	}
 	switch t.DType {
 	case "F32":
 		b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst))
-		if _, err := f.f.ReadAt(b, off); err != nil {
+		if _, err := f.f.ReadAt(b, f.dataOff+t.Begin+4*start); err != nil {
 			return fmt.Errorf("%s: reading tensor %q: %w", f.Path, name, err)
 		}
 		if !littleEndian {
@@ -200,6 +212,7 @@ func (f *File) ReadFloat32(name string, dst []float32) error {
 			}
 		}
 	case "F16", "BF16":
+		off := f.dataOff + t.Begin + 2*start
 		const chunk = 1 << 20
 		buf := make([]byte, 2*min(chunk, len(dst)))
 		for lo := 0; lo < len(dst); lo += chunk {

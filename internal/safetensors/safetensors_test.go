@@ -138,3 +138,34 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// Reading a slice of a tensor (F32 in place, BF16 converted) gives the
+// elements at those row-major positions; a range past the end is refused.
+func TestReadFloat32At(t *testing.T) {
+	dir := t.TempDir()
+	// BF16 of 1..6: the top 16 bits of each float32.
+	var bf []byte
+	for _, v := range []float32{1, 2, 3, 4, 5, 6} {
+		bf = binary.LittleEndian.AppendUint16(bf, uint16(math.Float32bits(v)>>16))
+	}
+	bfPath := filepath.Join(dir, "bf16")
+	writeRaw(t, bfPath, `{"w":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,12]}}`, bf)
+	f32Path := filepath.Join(dir, "f32")
+	if err := Write(f32Path, 0o600, []Tensor{{"pad", []int{1}, []float32{9}}, {"w", []int{2, 3}, []float32{1, 2, 3, 4, 5, 6}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{bfPath, f32Path} {
+		f, err := Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]float32, 3)
+		if err := f.ReadFloat32At("w", got, 2); err != nil || got[0] != 3 || got[1] != 4 || got[2] != 5 {
+			t.Errorf("%s: %v %v, want [3 4 5]", p, got, err)
+		}
+		if err := f.ReadFloat32At("w", got, 4); err == nil || !strings.Contains(err.Error(), `"w"`) {
+			t.Errorf("%s: read past the end: %v", p, err)
+		}
+		f.Close()
+	}
+}
