@@ -19,7 +19,7 @@ prepare:
   canaries: "4,8"
 train:
   init: gpt2-tiny
-  steps: 300
+  steps: 120
   batch: 8
   seq: 128
   lr: 0.002
@@ -30,6 +30,7 @@ train:
 eval:
   split: test
   samples: 8
+  candidates: 1000
   audit: true
 YAML
 echo "== llmtune run --config $OUT/llmtune.yaml"

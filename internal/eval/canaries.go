@@ -11,6 +11,7 @@ import (
 	"github.com/llmtune/llmtune/internal/canary"
 	"github.com/llmtune/llmtune/internal/cli"
 	"github.com/llmtune/llmtune/internal/model"
+	"github.com/llmtune/llmtune/internal/nn"
 	"github.com/llmtune/llmtune/internal/tokenize"
 )
 
@@ -188,23 +189,12 @@ func (s *scorer) logPerplexities(ctx context.Context, prefix string, secrets []s
 				if mask[b*T+j] == 0 {
 					continue
 				}
-				row := logits[(b*T+j)*V : (b*T+j+1)*V]
-				nll += logSumExp(row) - float64(row[tg[b*T+j]])
+				i := b*T + j
+				l, _ := nn.CrossEntropy(nil, logits[i*V:(i+1)*V], tg[i:i+1], mask[i:i+1], 1, V, 1)
+				nll += l
 			}
 			out[lo+b] = nll
 		}
 	}
 	return out, nil
-}
-
-func logSumExp(row []float32) float64 {
-	mx := row[0]
-	for _, v := range row {
-		mx = max(mx, v)
-	}
-	var s float64
-	for _, v := range row {
-		s += math.Exp(float64(v - mx))
-	}
-	return float64(mx) + math.Log(s)
 }

@@ -61,9 +61,10 @@ type TrainConfig struct {
 }
 
 type EvalConfig struct {
-	Split   string `yaml:"split"`
-	Samples int    `yaml:"samples"`
-	Audit   bool   `yaml:"audit"`
+	Split      string `yaml:"split"`
+	Samples    int    `yaml:"samples"`
+	Audit      bool   `yaml:"audit"`
+	Candidates int    `yaml:"candidates"`
 }
 
 type GatesConfig struct {
@@ -82,7 +83,7 @@ func Default() Config {
 			Anonymize: true},
 		Train: TrainConfig{Init: "gpt2-tiny", StartFrom: "base", Steps: 200, Batch: 8, Seq: 64, LR: 1e-3,
 			Schedule: "cosine", Warmup: 10, Seed: 1, LoRAAlpha: 16, CheckpointEvery: 50, ValEvery: 50},
-		Eval:  EvalConfig{Split: "test", Samples: 8, Audit: true},
+		Eval:  EvalConfig{Split: "test", Samples: 8, Audit: true, Candidates: 10000},
 		Gates: GatesConfig{MaxPerplexityIncrease: 0.02, MaxExposure: 20, MaxVerbatimShare: 0.5, MaxPIIRegurgitated: -1},
 	}
 }
