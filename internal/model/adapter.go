@@ -71,12 +71,38 @@ func ReadAdapter(dir string) (LoRAConfig, map[string][]float32, map[string][]int
 	if err != nil {
 		return LoRAConfig{}, nil, nil, err
 	}
-	var ac adapterConfig
+	// PEFT writes target_modules as a list or a single string and
+	// init_lora_weights as a bool or a method name, so those are read loosely.
+	var ac struct {
+		PeftType      string          `json:"peft_type"`
+		R             int             `json:"r"`
+		LoraAlpha     float64         `json:"lora_alpha"`
+		LoraDropout   float64         `json:"lora_dropout"`
+		TargetModules json.RawMessage `json:"target_modules"`
+		Bias          string          `json:"bias"`
+		UseRSLoRA     bool            `json:"use_rslora"`
+		UseDoRA       bool            `json:"use_dora"`
+	}
 	if err := json.Unmarshal(b, &ac); err != nil {
 		return LoRAConfig{}, nil, nil, fmt.Errorf("%s: %w", p, err)
 	}
 	if ac.PeftType != "LORA" || ac.R <= 0 {
 		return LoRAConfig{}, nil, nil, fmt.Errorf("%s: peft_type %q r %d: only LoRA adapters with r > 0 are supported", p, ac.PeftType, ac.R)
+	}
+	switch {
+	case ac.UseRSLoRA || ac.UseDoRA:
+		return LoRAConfig{}, nil, nil, fmt.Errorf("%s: use_rslora / use_dora adapters are not supported (plain LoRA, scaling lora_alpha/r)", p)
+	case ac.Bias != "" && ac.Bias != "none":
+		return LoRAConfig{}, nil, nil, fmt.Errorf("%s: bias %q: adapters that train biases are not supported (bias \"none\")", p, ac.Bias)
+	}
+	var targets []string
+	if len(ac.TargetModules) > 0 && string(ac.TargetModules) != "null" {
+		var one string
+		if json.Unmarshal(ac.TargetModules, &one) == nil {
+			targets = []string{one}
+		} else if err := json.Unmarshal(ac.TargetModules, &targets); err != nil {
+			return LoRAConfig{}, nil, nil, fmt.Errorf("%s: target_modules must be a string or a list of strings", p)
+		}
 	}
 	ts, _, err := safetensors.ReadAll(filepath.Join(dir, "adapter_model.safetensors"))
 	if err != nil {
@@ -87,5 +113,5 @@ func ReadAdapter(dir string) (LoRAConfig, map[string][]float32, map[string][]int
 	for n, t := range ts {
 		data[n], shapes[n] = t.Data, t.Shape
 	}
-	return LoRAConfig{Rank: ac.R, Alpha: ac.LoraAlpha, Dropout: ac.LoraDropout, Targets: ac.TargetModules}, data, shapes, nil
+	return LoRAConfig{Rank: ac.R, Alpha: ac.LoraAlpha, Dropout: ac.LoraDropout, Targets: targets}, data, shapes, nil
 }

@@ -392,3 +392,69 @@ func TestSaveNilTokenizerPointer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// PEFT configs in their other spellings are read; variants whose maths
+// differ from plain LoRA are refused by name.
+func TestReadAdapterConfigVariants(t *testing.T) {
+	_, _, src := refPaths(t, "tiny-perturbed")
+	weights, err := os.ReadFile(filepath.Join(src, "adapter_model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, cfg string
+		targets   []string
+		want      string
+	}{
+		{"string target", `{"peft_type":"LORA","r":4,"lora_alpha":8,"target_modules":"c_attn","init_lora_weights":"gaussian"}`, []string{"c_attn"}, ""},
+		{"list", `{"peft_type":"LORA","r":4,"lora_alpha":8,"target_modules":["c_attn","c_proj"],"bias":"none"}`, []string{"c_attn", "c_proj"}, ""},
+		{"rslora", `{"peft_type":"LORA","r":4,"lora_alpha":8,"use_rslora":true}`, nil, "use_rslora"},
+		{"bias", `{"peft_type":"LORA","r":4,"lora_alpha":8,"bias":"all"}`, nil, "bias"},
+		{"prefix tuning", `{"peft_type":"PREFIX_TUNING"}`, nil, "PREFIX_TUNING"},
+	} {
+		d := t.TempDir()
+		os.WriteFile(filepath.Join(d, "adapter_config.json"), []byte(c.cfg), 0o600)
+		os.WriteFile(filepath.Join(d, "adapter_model.safetensors"), weights, 0o600)
+		cfg, _, _, err := ReadAdapter(d)
+		if c.want != "" {
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "adapter_config.json") {
+				t.Errorf("%s: err = %v, want mention of %q", c.name, err, c.want)
+			}
+			continue
+		}
+		if err != nil || strings.Join(cfg.Targets, ",") != strings.Join(c.targets, ",") || cfg.Alpha != 8 {
+			t.Errorf("%s: %+v %v", c.name, cfg, err)
+		}
+	}
+}
+
+// Load then Save of the reference checkpoint writes every tensor with the
+// original's name and bit pattern (read back by the test's own reader, not
+// the package's).
+func TestResaveReferenceBitIdentical(t *testing.T) {
+	dir, _, _ := refPaths(t, "tiny-perturbed")
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "m")
+	if err := m.Save(out, nil); err != nil {
+		t.Fatal(err)
+	}
+	orig := readF32Safetensors(t, filepath.Join(dir, "model.safetensors"))
+	saved := readF32Safetensors(t, filepath.Join(out, "model.safetensors"))
+	if len(orig) != len(saved) {
+		t.Fatalf("%d tensors saved, original has %d", len(saved), len(orig))
+	}
+	for name, want := range orig {
+		got, ok := saved[name]
+		if !ok || len(got) != len(want) {
+			t.Fatalf("tensor %q missing or resized", name)
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("tensor %q element %d: %v != %v", name, i, got[i], want[i])
+			}
+		}
+	}
+}
