@@ -39,7 +39,7 @@ bench: build
 	$(GO) test $(GOFLAGS_ALL) -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 bench-train: build
-	$(GO) test $(GOFLAGS_ALL) -run '^$$' -bench 'Train' -benchmem -timeout 60m ./internal/train/ ./internal/model/
+	$(GO) test $(GOFLAGS_ALL) -run '^$$' -bench 'Train' -benchtime 6x -benchmem -timeout 60m ./internal/train/ ./internal/model/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
