@@ -206,14 +206,14 @@ func genJSONErrKind(err error) string {
 }
 
 func generateOne(ctx context.Context, m *model.Model, tok *tokenize.Tokenizer, p genPrompt, opts model.GenerateOptions, out *cli.Output) error {
+	// Every training example starts with <|endoftext|> (tokenize.Pack), and
+	// the GGUF export tells llama.cpp to add it too: prompts start the same way.
 	ids := tok.Encode(p.Text)
-	if len(ids) == 0 {
-		ids = []int32{tok.EOS()} // an empty prompt starts a fresh document
-	}
-	if room := m.Config.NPositions - 1; len(ids) > room {
+	if room := m.Config.NPositions - 2; len(ids) > room {
 		out.Warnf("prompt %s: %d tokens; keeping the last %d (n_positions %d)", p.ID, len(ids), room, m.Config.NPositions)
 		ids = ids[len(ids)-room:]
 	}
+	ids = append([]int32{tok.EOS()}, ids...)
 	var pending []byte // bytes of an incomplete UTF-8 character
 	var text strings.Builder
 	w := out.Stdout
