@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/llmtune/llmtune/internal/anonymize"
 	"github.com/llmtune/llmtune/internal/atomicfile"
@@ -101,6 +102,7 @@ func Prepare(ctx context.Context, o PrepareOptions, eng *anonymize.Engine, progr
 		SplitRule: "sha256(seed, group or normalised content) mapped to [0,1): below test -> test, below test+val -> val, else train"}
 	report := AnonymizationReport{Enabled: o.Anonymize, Inputs: map[string]map[string]int64{}, Total: map[string]int64{}}
 	seen := make(map[[16]byte]struct{})
+	var keyBuf []byte // reused by contentKey
 	var done int64
 
 	err = atomicfile.ReplaceDir(o.Out, 0o700, func(tmp string) error {
@@ -114,7 +116,8 @@ func Prepare(ctx context.Context, o PrepareOptions, eng *anonymize.Engine, progr
 			counts := map[string]int64{}
 			var doneBefore = done
 			err := ReadFile(ctx, path, o.Read, &in, func(r Record) error {
-				key := contentKey(r)
+				var key [16]byte
+				key, keyBuf = contentKey(r, keyBuf)
 				if _, dup := seen[key]; dup {
 					m.Duplicates++
 					return nil
@@ -227,26 +230,44 @@ func anonymizeRecord(eng *anonymize.Engine, r *Record, counts map[string]int64) 
 
 // contentKey hashes the record's content after normalising whitespace and
 // case: the key for exact de-duplication and, without --group-by, the split.
-func contentKey(r Record) [16]byte {
-	h := sha256.New()
+// The normalised bytes are built in one buffer and hashed once.
+func contentKey(r Record, scratch []byte) ([16]byte, []byte) {
+	buf := scratch[:0]
 	norm := func(s string) {
-		space := false
-		var buf [4]byte
-		started := false
-		for _, c := range s {
-			if unicode.IsSpace(c) {
+		space, started := false, false
+		for i := 0; i < len(s); {
+			c := s[i]
+			if c < utf8.RuneSelf {
+				i++
+				if asciiSpace[c] {
+					space = started
+					continue
+				}
+				if space {
+					buf = append(buf, ' ')
+					space = false
+				}
+				started = true
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				buf = append(buf, c)
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(s[i:])
+			i += n
+			if unicode.IsSpace(r) {
 				space = started
 				continue
 			}
 			if space {
-				h.Write([]byte{' '})
+				buf = append(buf, ' ')
 				space = false
 			}
 			started = true
-			n := encodeRune(buf[:], unicode.ToLower(c))
-			h.Write(buf[:n])
+			buf = utf8.AppendRune(buf, unicode.ToLower(r))
 		}
-		h.Write([]byte{0})
+		buf = append(buf, 0)
 	}
 	norm(r.Text)
 	norm(r.Prompt)
@@ -255,15 +276,13 @@ func contentKey(r Record) [16]byte {
 		norm(msg.Role)
 		norm(msg.Content)
 	}
+	sum := sha256.Sum256(buf)
 	var k [16]byte
-	copy(k[:], h.Sum(nil))
-	return k
+	copy(k[:], sum[:])
+	return k, buf
 }
 
-func encodeRune(b []byte, r rune) int {
-	s := string(r)
-	return copy(b, s)
-}
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // assign maps a record to a split by hashing (seed, key): a pure function,
 // so re-running or appending records never moves a record between splits.
