@@ -344,7 +344,7 @@ func TestPrepareSampleWithoutNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v %s", err, o)
 	}
-	if !strings.Contains(string(o), `"records":400`) || !strings.Contains(string(o), `"duplicates_dropped":2`) {
+	if !strings.Contains(string(o), `"records":401`) || !strings.Contains(string(o), `"duplicates_dropped":2`) {
 		t.Fatalf("result %s", o)
 	}
 	train, _ := os.ReadFile(filepath.Join(out, "train.parquet"))
@@ -358,6 +358,46 @@ func TestPrepareSampleWithoutNetwork(t *testing.T) {
 	}
 	if len(train) == 0 {
 		t.Fatal("empty train split")
+	}
+}
+
+// The sample's plain-text file is one document by default and six letters
+// (the generator's count) in paragraph mode.
+func TestSampleText(t *testing.T) {
+	path := testutil.Testdata(t, "sample", "referral_letters.txt")
+	for _, c := range []struct {
+		paragraphs bool
+		want       int
+	}{{false, 1}, {true, 6}} {
+		var got []Record
+		err := ReadInputs(context.Background(), []string{path}, ReadOptions{Paragraphs: c.paragraphs}, func(r Record) error {
+			got = append(got, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != c.want {
+			t.Fatalf("paragraphs=%v: %d records, want %d", c.paragraphs, len(got), c.want)
+		}
+		if c.paragraphs && (!strings.HasPrefix(got[5].Text, "Referral 6.") || got[5].Line <= got[4].Line) {
+			t.Fatalf("sixth paragraph %s line %d", got[5].ID, got[5].Line)
+		}
+	}
+}
+
+// ReadInputs has no skip policy: a malformed record stops it with the file
+// and line, and nothing of the record's content.
+func TestReadInputsBadRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.jsonl")
+	if err := os.WriteFile(path, []byte(`{"text":"ok"}`+"\n"+`{"text":"Aadhaar 2345`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := ReadInputs(context.Background(), []string{path}, ReadOptions{}, func(Record) error { n++; return nil })
+	var be *BadRecordError
+	if !errors.As(err, &be) || be.Line != 2 || be.File != path || strings.Contains(err.Error(), "2345") || n != 1 {
+		t.Fatalf("n=%d err=%v", n, err)
 	}
 }
 

@@ -246,6 +246,28 @@ func ReadFile(ctx context.Context, path string, o ReadOptions, in *Input, fn fun
 	return err
 }
 
+// ReadInputs reads every file behind paths (as ExpandInputs lists them) and
+// calls fn for each record. It is for callers without a bad-record policy
+// (eval reading a held-out file): the first malformed record is an error
+// naming its file and line.
+func ReadInputs(ctx context.Context, paths []string, o ReadOptions, fn func(Record) error) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	files, err := ExpandInputs(paths)
+	if err != nil {
+		return err
+	}
+	for _, path := range files {
+		var in Input
+		err := ReadFile(ctx, path, o, &in, fn, func(b BadRecord) error { return &BadRecordError{b} })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type countingReader struct {
 	r io.Reader
 	h hash.Hash

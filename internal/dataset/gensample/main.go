@@ -197,4 +197,27 @@ func main() {
 	w.Flush()
 	f.WriteString("order-bad,C0001,\"unbalanced quote\n")
 	f.Close()
+	// A plain-text document (one record by default; one per paragraph with
+	// --paragraphs), generated last so the files above keep their bytes.
+	if err := os.WriteFile(filepath.Join(*out, "referral_letters.txt"), []byte(g.referralLetters(letters)), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// letters is the number of blank-line-separated paragraphs in
+// referral_letters.txt; tests of paragraph mode count on it.
+const letters = 6
+
+func (g gen) referralLetters(n int) string {
+	var paras []string
+	for i := 0; i < n; i++ {
+		name := g.name()
+		sn := strings.Fields(name)[1]
+		paras = append(paras, fmt.Sprintf("Referral %d. Dear Dr. %s, I am referring %s (DOB %s, Aadhaar %s, PAN %s) of %s "+
+			"with %s. Reachable on %s or %s. Insurance premium is paid from card %s; claims settle to %s@%s "+
+			"(IFSC %s). Kindly see at the earliest.\nRegards, Dr. %s",
+			i+1, g.pick(surname), name, g.dob(), g.aadhaar(), g.pan(sn), g.address(), g.pick(issues), g.phone(), g.email(name),
+			g.card(), strings.ToLower(strings.Fields(name)[0]), g.pick(psps), g.ifsc(), g.name()))
+	}
+	return strings.Join(paras, "\n\n") + "\n"
 }
