@@ -58,6 +58,7 @@ func TestReaders(t *testing.T) {
 		bad                 int
 	}{
 		{name: "jsonl", file: "a.jsonl", content: "{\"id\":\"x\",\"text\":\"one\"}\n\n{\"text\":\"two\"}\n{\"text\": truncated\n{\"text\":\"\xff\"}\n", want: []string{"one", "two"}, bad: 2},
+		{name: "jsonl escapes", file: "e2.jsonl", content: `{"text":"a\"b\\n\u00e9"}` + "\n" + `{"text":"plain é"}` + "\n", want: []string{"a\"b\\n\u00e9", "plain é"}},
 		{name: "jsonl no trailing newline", file: "b.jsonl", content: `{"text":"last"}`, want: []string{"last"}},
 		{name: "jsonl prompt", file: "c.jsonl", content: `{"q":"2+2?","a":"4"}` + "\n", o: ReadOptions{PromptField: "q", CompletionField: "a"}, want: []string{"2+2?|4"}},
 		{name: "jsonl chat", file: "d.jsonl", content: `{"m":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}` + "\n" + `{"m":"nope"}` + "\n", o: ReadOptions{MessagesField: "m"}, want: []string{"user:hi;assistant:hello"}, bad: 1},

@@ -335,7 +335,7 @@ func readJSONL(ctx context.Context, name string, r io.Reader, o ReadOptions, fn 
 				return nil, false
 			}
 			return v, true
-		}, keysOf(obj))
+		}, func() []string { return keysOf(obj) })
 		if err != nil {
 			return asBad(err, bad)
 		}
@@ -370,13 +370,13 @@ func keysOf[V any](m map[string]V) []string {
 
 // fromFields builds a record from a field getter. Values are JSON raw
 // messages (JSONL) or plain strings (CSV, Parquet).
-func fromFields(name string, line int64, o ReadOptions, get func(string) (any, bool), have []string) (Record, error) {
+func fromFields(name string, line int64, o ReadOptions, get func(string) (any, bool), have func() []string) (Record, error) {
 	rec := Record{Source: name, Line: line}
 	str := func(field string, required bool) (string, error) {
 		v, ok := get(field)
 		if !ok {
 			if required {
-				return "", &FieldError{File: name, Line: line, Field: field, Have: have}
+				return "", &FieldError{File: name, Line: line, Field: field, Have: have()}
 			}
 			return "", nil
 		}
@@ -384,6 +384,11 @@ func fromFields(name string, line int64, o ReadOptions, get func(string) (any, b
 		case string:
 			return x, nil
 		case json.RawMessage:
+			// The line was validated when it was split into fields, so a
+			// quoted value without escapes is its own content.
+			if len(x) >= 2 && x[0] == '"' && bytes.IndexByte(x, '\\') < 0 {
+				return string(x[1 : len(x)-1]), nil
+			}
 			var s string
 			if err := json.Unmarshal(x, &s); err == nil {
 				return s, nil
@@ -421,7 +426,7 @@ func fromFields(name string, line int64, o ReadOptions, get func(string) (any, b
 	case KindChat:
 		v, ok := get(o.MessagesField)
 		if !ok {
-			return rec, &FieldError{File: name, Line: line, Field: o.MessagesField, Have: have}
+			return rec, &FieldError{File: name, Line: line, Field: o.MessagesField, Have: have()}
 		}
 		var raw []byte
 		switch x := v.(type) {
@@ -494,7 +499,7 @@ func readCSV(ctx context.Context, name string, r io.Reader, o ReadOptions, fn fu
 				return nil, false
 			}
 			return row[i], true
-		}, header)
+		}, func() []string { return header })
 		if err != nil {
 			if err := asBad(err, bad); err != nil {
 				return err
@@ -605,7 +610,7 @@ func readParquet(ctx context.Context, path string, o ReadOptions, fn func(Record
 				return json.RawMessage(b), true
 			}
 			return v, true
-		}, have)
+		}, func() []string { return have })
 		if err != nil {
 			if err := asBad(err, bad); err != nil {
 				return err
