@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -69,6 +71,13 @@ type AnonymizationReport struct {
 
 const maxListedBad = 1000
 
+// batchSize records travel together from the reader to the writer goroutine.
+const batchSize = 64
+
+// errConsumer stops a reader whose records can no longer be written; the
+// writer's own error is the one returned.
+var errConsumer = errors.New("stopped: writing failed")
+
 // Progress receives the bytes read so far (for a progress bar).
 type Progress func(bytesRead int64)
 
@@ -111,28 +120,60 @@ func Prepare(ctx context.Context, o PrepareOptions, eng *anonymize.Engine, progr
 			return err
 		}
 		defer w.abort()
+		// A record's fate (dedup, anonymization, split, write) is decided
+		// on the goroutine below in input order, while this one parses the
+		// next records: two cores at work, the same bytes out.
+		consume := func(r Record, counts map[string]int64) error {
+			var key [16]byte
+			key, keyBuf = contentKey(r, keyBuf)
+			if _, dup := seen[key]; dup {
+				m.Duplicates++
+				return nil
+			}
+			seen[key] = struct{}{}
+			if o.Anonymize {
+				anonymizeRecord(eng, &r, counts)
+			}
+			split := assign(o, r, key)
+			m.Counts[split]++
+			m.Records++
+			return w.write(split, r)
+		}
 		for _, path := range files {
 			in := Input{Path: path}
 			counts := map[string]int64{}
-			var doneBefore = done
+			doneBefore := done
+			batches := make(chan []Record, 8)
+			var werr error
+			var failed atomic.Bool
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for batch := range batches {
+					for _, r := range batch {
+						if werr == nil {
+							if werr = consume(r, counts); werr != nil {
+								failed.Store(true)
+							}
+						}
+					}
+				}
+			}()
+			batch := make([]Record, 0, batchSize)
 			err := ReadFile(ctx, path, o.Read, &in, func(r Record) error {
-				var key [16]byte
-				key, keyBuf = contentKey(r, keyBuf)
-				if _, dup := seen[key]; dup {
-					m.Duplicates++
-					return nil
+				if failed.Load() {
+					return errConsumer
 				}
-				seen[key] = struct{}{}
-				if o.Anonymize {
-					anonymizeRecord(eng, &r, counts)
+				batch = append(batch, r)
+				if len(batch) == batchSize {
+					batches <- batch
+					batch = make([]Record, 0, batchSize)
 				}
-				split := assign(o, r, key)
-				m.Counts[split]++
-				m.Records++
-				if progress != nil && m.Records%1024 == 0 {
+				if progress != nil && in.Records%1024 == 0 {
 					progress(doneBefore + in.Bytes)
 				}
-				return w.write(split, r)
+				return nil
 			}, func(b BadRecord) error {
 				m.BadRecords++
 				if len(m.BadList) < maxListedBad {
@@ -143,6 +184,14 @@ func Prepare(ctx context.Context, o PrepareOptions, eng *anonymize.Engine, progr
 				}
 				return nil
 			})
+			if err == nil && len(batch) > 0 {
+				batches <- batch
+			}
+			close(batches)
+			wg.Wait()
+			if werr != nil {
+				return werr
+			}
 			done += in.Bytes
 			if progress != nil {
 				progress(done)
