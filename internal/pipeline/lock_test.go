@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bufio"
 	"errors"
 	"os"
 	"os/exec"
@@ -19,34 +20,42 @@ func TestLockExcludesAndIsReleasedByDeath(t *testing.T) {
 	}
 	l.Release()
 
-	// A process that takes the lock and is killed must not leave it held.
-	if _, err := exec.LookPath("flock"); err != nil {
-		t.Skip("flock(1) not installed")
-	}
-	cmd := exec.Command("flock", "-o", dir+"/lock", "sleep", "30")
+	// Another process takes the lock and is killed: the lock must not stay held.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockHelperProcess$")
+	cmd.Env = append(os.Environ(), "LLMTUNE_LOCK_CHILD="+dir)
+	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		l, err := AcquireLock(dir)
-		if errors.Is(err, ErrLocked) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.Release() // raced ahead of the child; let it take the lock
-		if time.Now().After(deadline) {
-			t.Fatal("child never took the lock")
-		}
-		time.Sleep(20 * time.Millisecond)
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if line != "locked\n" {
+		cmd.Process.Kill()
+		t.Fatalf("child said %q", line)
 	}
-	cmd.Process.Signal(os.Kill)
+	_, err = AcquireLock(dir)
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("lock held by another process not detected: %v", err)
+	}
+	cmd.Process.Kill()
 	cmd.Wait()
 	l2, err := AcquireLock(dir)
 	if err != nil {
 		t.Fatalf("lock of a killed process not taken over: %v", err)
 	}
 	l2.Release()
+}
+
+// TestLockHelperProcess is the child of the test above, not a test itself.
+func TestLockHelperProcess(t *testing.T) {
+	dir := os.Getenv("LLMTUNE_LOCK_CHILD")
+	if dir == "" {
+		t.Skip("helper process for TestLockExcludesAndIsReleasedByDeath")
+	}
+	if _, err := AcquireLock(dir); err != nil {
+		os.Stdout.WriteString("error: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Stdout.WriteString("locked\n")
+	time.Sleep(time.Minute)
+	os.Exit(0)
 }

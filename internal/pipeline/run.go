@@ -199,7 +199,13 @@ func (r *Runner) Run(ctx context.Context) (Outcome, error) {
 		return out, nil
 	}
 	res = StageResult{Stage: "eval", Start: r.now()}
-	ef, err := r.Stages.Eval(ctx, r.Config.Eval, st.TrainModel, current, prepared, r.path("runs", st.TrainRun, "eval"))
+	// Compare with the promoted model, or before the first promotion with the
+	// base model the run started from (a fresh --init model has none).
+	compare := current
+	if compare == "" {
+		compare = startModel
+	}
+	ef, err := r.Stages.Eval(ctx, r.Config.Eval, st.TrainModel, compare, prepared, r.path("runs", st.TrainRun, "eval"))
 	if err != nil {
 		return out, r.fail(&out, res, err)
 	}
