@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -40,6 +41,7 @@ func BenchmarkPrepare(b *testing.B) {
 	w.Flush()
 	f.Close()
 	b.SetBytes(size)
+	cpu0 := cpuSeconds()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		o := PrepareOptions{Inputs: []string{in}, Out: filepath.Join(dir, "out"), Val: 0.1, Test: 0.1, Seed: 1}
@@ -47,7 +49,19 @@ func BenchmarkPrepare(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
+	// MB per CPU-second does not depend on how busy the other cores are.
+	b.ReportMetric(float64(size)*float64(b.N)/1e6/(cpuSeconds()-cpu0), "MB/CPU-s")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
+}
+
+// cpuSeconds is the user+system CPU time this process has used.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func peakRSS() int64 {

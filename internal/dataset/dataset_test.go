@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -433,5 +434,31 @@ func FuzzCSV(f *testing.F) {
 			}
 			return nil
 		}, func(BadRecord) error { return nil })
+	})
+}
+
+// splitObject must agree with encoding/json whenever it accepts a line.
+func FuzzSplitObject(f *testing.F) {
+	for _, s := range []string{`{"id":"a","text":"x y"}`, ` { "a" : 1 , "b":[1,{"c":"]"}], "d":null} ` + "\n", `{"t":"a\"b\u00e9"}`,
+		`{}`, `{"a":"b",}`, `{"a":01}`, `{"a":tru}`, `{"a":[1,,2]}`, `{"a":"x"} x`, `{"a\n":1}`, `{"a":"\t"}`, `{"a":"b","a":"c"}`, `[1]`, `{"a":-1.5e3}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := splitObject(data)
+		if !ok {
+			return
+		}
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("splitObject accepted what encoding/json rejects: %v", err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d fields, encoding/json %d", len(got), len(want))
+		}
+		for k, v := range want {
+			if !bytes.Equal(got[k], v) {
+				t.Fatalf("field %q: %q, encoding/json %q", k, got[k], v)
+			}
+		}
 	})
 }

@@ -325,9 +325,11 @@ func readJSONL(ctx context.Context, name string, r io.Reader, o ReadOptions, fn 
 		if !utf8.Valid(line) {
 			return bad(BadRecord{name, n, "invalid UTF-8"})
 		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(line, &obj); err != nil {
-			return bad(BadRecord{name, n, "malformed JSON: " + jsonReason(err)})
+		obj, ok := splitObject(line)
+		if !ok {
+			if err := json.Unmarshal(line, &obj); err != nil {
+				return bad(BadRecord{name, n, "malformed JSON: " + jsonReason(err)})
+			}
 		}
 		rec, err := fromFields(name, n, o, func(k string) (any, bool) {
 			v, ok := obj[k]
@@ -436,7 +438,7 @@ func fromFields(name string, line int64, o ReadOptions, get func(string) (any, b
 			raw = []byte(x)
 		}
 		if json.Unmarshal(raw, &rec.Messages) != nil || len(rec.Messages) == 0 {
-			return rec, &BadRecordError{BadRecord{name, line, fmt.Sprintf("field %q is not a non-empty list of {role, content}", o.MessagesField)}}
+			return rec, &BadRecordError{BadRecord{name, line, fmt.Sprintf("field %q is not a non-empty list of role/content objects", o.MessagesField)}}
 		}
 	}
 	return rec, err
