@@ -398,7 +398,7 @@ func TestReadInputsBadRecord(t *testing.T) {
 	n := 0
 	err := ReadInputs(context.Background(), []string{path}, ReadOptions{}, func(Record) error { n++; return nil })
 	var be *BadRecordError
-	if !errors.As(err, &be) || be.Line != 2 || be.File != path || strings.Contains(err.Error(), "2345") || n != 1 {
+	if !errors.As(err, &be) || be.Line != 2 || be.File != path || be.Reason != "malformed JSON: truncated" || strings.Contains(err.Error(), "2345") || n != 1 {
 		t.Fatalf("n=%d err=%v", n, err)
 	}
 }

@@ -347,6 +347,9 @@ func readJSONL(ctx context.Context, name string, r io.Reader, o ReadOptions, fn 
 
 // jsonReason describes a JSON error without quoting the input.
 func jsonReason(err error) string {
+	if strings.Contains(err.Error(), "unexpected end") {
+		return "truncated"
+	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
