@@ -18,6 +18,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/llmtune/llmtune/internal/anonymize"
+	"github.com/llmtune/llmtune/internal/canary"
 	"github.com/llmtune/llmtune/internal/testutil"
 )
 
@@ -461,4 +462,43 @@ func FuzzSplitObject(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Canaries go to the training split only, each as often as asked, and
+// their list is written 0600 beside the manifest.
+func TestCanariesTrainOnly(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for i := 0; i < 50; i++ {
+		lines = append(lines, fmt.Sprintf(`{"text":"record number %d"}`, i))
+	}
+	in := write(t, dir, "in.jsonl", strings.Join(lines, "\n")+"\n")
+	out := filepath.Join(dir, "out")
+	o := PrepareOptions{Inputs: []string{in}, Out: out, Val: 0.2, Test: 0.2, Seed: 3}
+	if err := AddCanaries(&o, "3,2"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Prepare(context.Background(), o, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perSplit := map[string]int{}
+	for _, s := range Splits {
+		for _, r := range mustSplit(t, out, s) {
+			if r.Source == "canary" {
+				perSplit[s]++
+			}
+		}
+	}
+	if perSplit["train"] != 6 || perSplit["val"]+perSplit["test"] != 0 || m.Records != 50 {
+		t.Fatalf("canary records per split %v, records %d", perSplit, m.Records)
+	}
+	st, err := os.Stat(filepath.Join(out, canary.File))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("canaries.json: %v %v", st, err)
+	}
+	cs, err := canary.Read(filepath.Join(out, canary.File))
+	if err != nil || len(cs) != 3 {
+		t.Fatalf("%d canaries, %v", len(cs), err)
+	}
 }
