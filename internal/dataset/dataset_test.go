@@ -502,3 +502,31 @@ func TestCanariesTrainOnly(t *testing.T) {
 		t.Fatalf("%d canaries, %v", len(cs), err)
 	}
 }
+
+// "-" reads stdin in the format asked for; a directory is walked in name
+// order, skipping hidden files and files of other formats.
+func TestStdinAndDirectory(t *testing.T) {
+	var got []string
+	collect := func(r Record) error { got = append(got, r.Source+"|"+r.Text); return nil }
+	o := ReadOptions{Stdin: strings.NewReader("id,text\n1,from stdin\n"), StdinFormat: "csv"}
+	if err := ReadInputs(context.Background(), []string{"-"}, o, collect); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write(t, dir, "b.txt", "second")
+	write(t, dir, "a.jsonl", `{"text":"first"}`+"\n")
+	write(t, dir, ".hidden.jsonl", `{"text":"hidden"}`+"\n")
+	write(t, dir, "notes.docx", "ignored")
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "sub"), "c.csv", "text\nthird\n")
+	if err := ReadInputs(context.Background(), []string{dir}, ReadOptions{}, collect); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"<stdin>|from stdin", filepath.Join(dir, "a.jsonl") + "|first", filepath.Join(dir, "b.txt") + "|second",
+		filepath.Join(dir, "sub", "c.csv") + "|third"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
