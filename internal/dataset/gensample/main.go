@@ -178,7 +178,7 @@ func main() {
 		notes = append(notes, g.clinicNote(i))
 	}
 	notes = append(notes, notes[3], notes[10]) // exact duplicates
-	// Malformed lines: truncated JSON and invalid UTF-8, never anything else.
+	// Two blank lines (ignored) and one truncated JSON line (a bad record).
 	writeJSONL("clinic_notes.jsonl", notes, "", "", `{"id":"note-broken","text":"truncated`)
 	var chats []map[string]any
 	for i := 0; i < 120; i++ {
