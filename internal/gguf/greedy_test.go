@@ -74,7 +74,7 @@ func TestLlamaCppGreedyMatchesGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	const promptText = "The patient was"
-	prompt := tok.Encode(promptText) // as llmtune generate encodes it
+	prompt := append([]int32{eos}, tok.Encode(promptText)...) // as llmtune generate encodes it: EOS first, as in training
 	const n = 24
 	want, err := model.Generate(context.Background(), m, prompt, model.GenerateOptions{MaxTokens: n, EOS: -1}, func(int32) error { return nil })
 	if err != nil {
