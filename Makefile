@@ -20,6 +20,9 @@ export GOFLAGS_ALL
 
 TEST_TIMEOUT ?= 14m
 
+# llama.cpp for the GGUF tests, where .ci/run installed it (the tests skip without it).
+export LLMTUNE_NODE_MODULES ?= $(wildcard $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/llmtune-node/node_modules)
+
 .PHONY: all build test demo bench bench-train lint install clean fuzz sample
 
 all: build
