@@ -148,16 +148,9 @@ func (l *loop) dpStep() (record, error) {
 	d.eps = eps
 	loss := lossSum / math.Max(seen, 1)
 	l.st.AdamSteps, l.st.LR, l.st.LastLoss = l.opt.t, lr, loss
-	l.st.Tokens += tokens
 	l.lastLoss = loss
 	secs := time.Since(start).Seconds()
-	l.stepsHere++
-	l.allTokens += tokens
-	l.allSecs += secs
-	if l.stepsHere > 2 {
-		l.timedTokens += tokens
-		l.timedSecs += secs
-	}
+	l.countStep(tokens, secs)
 	return record{Step: l.st.Step, Epoch: float64(l.st.Step) * d.q, Loss: loss, LR: lr, GradNorm: norm,
 		TokensPerS: float64(tokens) / secs, Epsilon: &eps}, nil
 }

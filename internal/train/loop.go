@@ -235,17 +235,9 @@ func (l *loop) step() (record, error) {
 	l.st.LR = lr
 	l.st.LastLoss = loss
 	tokens := int64(o.Batch * o.GradAccum * o.Seq)
-	l.st.Tokens += tokens
 	l.lastLoss = loss
 	secs := time.Since(start).Seconds()
-	l.stepsHere++
-	l.allTokens += tokens
-	l.allSecs += secs
-	// Steady state: the first two steps of a process warm caches and pools.
-	if l.stepsHere > 2 {
-		l.timedTokens += tokens
-		l.timedSecs += secs
-	}
+	l.countStep(tokens, secs)
 	return record{Step: l.st.Step, Epoch: l.data.progress(), Loss: loss, LR: lr, GradNorm: norm,
 		TokensPerS: float64(tokens) / secs}, nil
 }
@@ -339,4 +331,18 @@ func (l *loop) tokensPerSecond() float64 {
 		return float64(l.allTokens) / l.allSecs
 	}
 	return 0
+}
+
+// countStep adds a finished step's tokens and time to the run's figures.
+// Steady state leaves out the first two steps of a process, which warm
+// caches and pools.
+func (l *loop) countStep(tokens int64, secs float64) {
+	l.st.Tokens += tokens
+	l.stepsHere++
+	l.allTokens += tokens
+	l.allSecs += secs
+	if l.stepsHere > 2 {
+		l.timedTokens += tokens
+		l.timedSecs += secs
+	}
 }
