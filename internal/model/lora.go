@@ -30,6 +30,8 @@ type adapter struct {
 	in, out  int
 	a, b     []float32 // views of the trainable buffer: [r,in], [out,r]
 	ga, gb   []float32 // views of the gradient buffer
+	aOff     int       // offsets of A and B in the trainable layout
+	bOff     int
 	u        []float32 // [N,r] x·Aᵀ saved for backward
 	xd       []float32 // [N,in] dropped x (only with LoRA dropout)
 	du       []float32 // [N,r] scratch
@@ -46,6 +48,10 @@ type loraState struct {
 	params, grads []float32
 	ranges        [][2]int  // per layer: its adapters' span of params
 	dxd           []float32 // [N,max in] scratch for dropout's backward
+	// perEx, when set, also receives each example's own gradient:
+	// [N/seq][lay.Total], example b being rows [b*seq, (b+1)*seq).
+	perEx []float32
+	seq   int
 }
 
 // loraModules resolves PEFT target names ("c_attn", "c_proj", "mlp.c_fc",
@@ -118,7 +124,8 @@ func newLoRA(cfg Config, lc LoRAConfig, N int, seed int64) (*loraState, error) {
 			ta, _ := s.lay.Lookup(fmt.Sprintf("h.%d.%s.lora_A.weight", l, modNames[m]))
 			tb, _ := s.lay.Lookup(fmt.Sprintf("h.%d.%s.lora_B.weight", l, modNames[m]))
 			ad := &adapter{in: in, out: out, a: ta.Slice(s.params), b: tb.Slice(s.params),
-				ga: ta.Slice(s.grads), gb: tb.Slice(s.grads), u: make([]float32, N*r), du: make([]float32, N*r),
+				ga: ta.Slice(s.grads), gb: tb.Slice(s.grads), aOff: ta.Offset, bOff: tb.Offset,
+				u: make([]float32, N*r), du: make([]float32, N*r),
 				dropSite: uint64(l*nMods+m+1)*nSites + siteLoRA}
 			bound := 1 / math.Sqrt(float64(in))
 			for i := range ad.a {
@@ -174,6 +181,16 @@ func (s *loraState) backward(n *network, ad *adapter, dx, dy, x []float32) {
 	nn.Gemm(true, false, ad.out, r, N, s.scaling, dy, ad.out, ad.u, r, 1, ad.gb, r)
 	nn.Gemm(false, false, N, r, ad.out, s.scaling, dy, ad.out, ad.b, r, 0, ad.du, r)
 	nn.Gemm(true, false, r, ad.in, N, 1, ad.du, r, x, ad.in, 1, ad.ga, ad.in)
+	if s.perEx != nil {
+		// Per-example weight gradients come from the same activations (u, x)
+		// and output gradients (dy, du), split by example: no extra backward.
+		T, G := s.seq, s.lay.Total
+		for b := 0; b < N/T; b++ {
+			ex := s.perEx[b*G : (b+1)*G]
+			nn.Gemm(true, false, ad.out, r, T, s.scaling, dy[b*T*ad.out:], ad.out, ad.u[b*T*r:], r, 1, ex[ad.bOff:ad.bOff+ad.out*r], r)
+			nn.Gemm(true, false, r, ad.in, T, 1, ad.du[b*T*r:], r, x[b*T*ad.in:], ad.in, 1, ex[ad.aOff:ad.aOff+r*ad.in], ad.in)
+		}
+	}
 	if !d.Active() {
 		nn.Gemm(false, false, N, ad.in, r, 1, ad.du, r, ad.a, ad.in, 1, dx, ad.in)
 		return

@@ -152,3 +152,28 @@ func (t *Trainer) SaveAdapter(dir string) error {
 	}
 	return WriteAdapter(dir, ls.cfg, "", tensors, shapes)
 }
+
+// EnablePerExample makes Step also write every example's own gradient (the
+// gradient of its rows' scale*sum(mask*CE)) into PerExampleGrads(), as
+// DP-SGD needs for per-record clipping. Only LoRA supports it: the
+// adapters' per-example gradients come from the activations and output
+// gradients the batched backward already has. Step ADDS into the buffer;
+// clear it between steps.
+func (t *Trainer) EnablePerExample() error {
+	if t.net.lora == nil {
+		return errors.New("per-example gradients are available with LoRA only")
+	}
+	if t.net.lora.perEx == nil {
+		t.net.lora.perEx = make([]float32, t.o.Batch*len(t.grad))
+		t.net.lora.seq = t.o.Seq
+	}
+	return nil
+}
+
+// PerExampleGrads is [Batch][len(Grads())] after EnablePerExample, else nil.
+func (t *Trainer) PerExampleGrads() []float32 {
+	if t.net.lora == nil {
+		return nil
+	}
+	return t.net.lora.perEx
+}

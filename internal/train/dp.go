@@ -15,10 +15,11 @@ import (
 // gradient (of its mean token loss) is clipped to norm C; Gaussian noise of
 // standard deviation σC is added to the sum, which is divided by the
 // expected batch size. The privacy unit is one record: packing keeps every
-// record in its own sequence. Per-record gradients come from running the
-// network on one sequence at a time, which costs the same multiply-adds as
-// the batched step (every GEMM still has Seq rows), not a backward pass of
-// the whole batch per record. The sample and the noise of step s are pure
+// record in its own sequence. With LoRA, every record's gradient comes out
+// of one batched backward (the adapters' weight gradients split by
+// example); with full fine-tuning the network runs one sequence at a time,
+// which costs the same multiply-adds as the batched step but not its
+// batching. The sample and the noise of step s are pure
 // functions of (seed, s), so a resumed run continues exactly.
 type dpState struct {
 	n                  int
@@ -26,7 +27,14 @@ type dpState struct {
 	target             float64   // ε budget; 0 = none (noise given directly)
 	acc                []float32 // sum of clipped per-record gradients
 	sampled            []int
-	eps                float64 // spent after the last step
+	eps                float64   // spent after the last step
+	perEx              []float32 // the network's per-example gradients (LoRA), or nil
+}
+
+// perExampleNetwork gives every row's own gradient from one batched
+// backward (*model.Trainer with LoRA).
+type perExampleNetwork interface {
+	PerExampleGrads() []float32
 }
 
 const (
@@ -110,7 +118,15 @@ func (l *loop) dpStep() (record, error) {
 	var lossSum, seen float64
 	tokens := int64(0)
 	one := l.idx[:1]
-	for _, bi := range d.sample(l.o.Seed, l.st.Step) {
+	sampled := d.sample(l.o.Seed, l.st.Step)
+	if d.perEx != nil {
+		var err error
+		if lossSum, seen, tokens, err = l.dpBatched(sampled); err != nil {
+			return record{}, err
+		}
+		sampled = nil
+	}
+	for _, bi := range sampled {
 		var count float64
 		for _, m := range l.train[bi].Mask {
 			count += float64(m)
@@ -180,4 +196,53 @@ func (d *dpState) statement(steps int) *PrivacyStatement {
 			"except with probability %.2g. A person with several records is protected less: roughly k·ε for k records.",
 			eps, d.delta, eps, d.delta),
 	}
+}
+
+// dpBatched accumulates the clipped gradients of the sampled records in
+// chunks of l.rows: each row's mask is divided by its token count, so one
+// batched backward gives every record the gradient of its own mean loss.
+// It returns the sum of the records' mean losses, the number of records with
+// trained tokens (so the step's loss is the mean over records) and the
+// positions processed.
+func (l *loop) dpBatched(sampled []int) (lossSum, seen float64, tokens int64, err error) {
+	d, T := l.dp, l.o.Seq
+	G := len(d.acc)
+	for lo := 0; lo < len(sampled); lo += l.rows {
+		chunk := sampled[lo:min(lo+l.rows, len(sampled))]
+		l.fill(l.train, chunk)
+		for r := range chunk {
+			m := l.mask[r*T : (r+1)*T]
+			var count float64
+			for _, v := range m {
+				count += float64(v)
+			}
+			if count > 0 {
+				for j := range m {
+					m[j] /= float32(count)
+				}
+			}
+		}
+		clear(d.perEx)
+		l.net.ZeroGrads()
+		ls, c, err := l.net.Step(l.inputs, l.targets, l.mask, 1, l.st.DropoutKey)
+		if err != nil {
+			return 0, 0, 0, fmt.Errorf("step %d: %w", l.st.Step+1, err)
+		}
+		lossSum += ls // the records' mean losses
+		seen += c     // the records with trained tokens
+		l.st.DropoutKey++
+		tokens += int64(len(chunk) * T)
+		for r := range chunk {
+			g := d.perEx[r*G : (r+1)*G]
+			f := clipScale(l.opt.norm(g), d.c)
+			parallel(len(l.opt.work), func(i int) {
+				s := l.opt.work[i]
+				a, x := d.acc[s.lo:s.hi], g[s.lo:s.hi]
+				for j := range a {
+					a[j] += f * x[j]
+				}
+			})
+		}
+	}
+	return lossSum, seen, tokens, nil
 }

@@ -41,8 +41,8 @@ func Run(ctx context.Context, o Options, out *cli.Output) (Summary, error) {
 		return Summary{}, err
 	}
 	to := model.TrainOptions{Batch: o.Batch, Seq: o.Seq, Dropout: !o.NoDropout, Seed: o.Seed}
-	if o.DP() {
-		to.Batch = 1 // per-record gradients
+	if o.DP() && o.LoRARank == 0 {
+		to.Batch = 1 // per-record gradients of full fine-tuning: one record per pass
 	}
 	if o.LoRARank > 0 {
 		to.LoRA = &model.LoRAConfig{Rank: o.LoRARank, Alpha: o.LoRAAlpha, Dropout: o.LoRADropout, Targets: o.LoRATargets}
@@ -50,6 +50,12 @@ func Run(ctx context.Context, o Options, out *cli.Output) (Summary, error) {
 	tr, err := model.NewTrainer(m, to)
 	if err != nil {
 		return Summary{}, err
+	}
+	if o.DP() && o.LoRARank > 0 {
+		// LoRA's per-record gradients come out of one batched backward.
+		if err := tr.EnablePerExample(); err != nil {
+			return Summary{}, err
+		}
 	}
 	s := session{net: tr, train: trainBlocks, val: valBlocks}
 	base := o.Model

@@ -99,6 +99,9 @@ func newLoop(o Options, net Network, w weights, train, val []Block, out *cli.Out
 		if l.dp, l.total, err = newDP(o, len(train)); err != nil {
 			return nil, err
 		}
+		if pe, ok := net.(perExampleNetwork); ok && pe.PerExampleGrads() != nil {
+			l.rows, l.dp.perEx = o.Batch, pe.PerExampleGrads()
+		}
 	} else if l.total == 0 {
 		l.total = int(math.Ceil(o.Epochs * float64(len(train)) / float64(per)))
 	}
