@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"github.com/llmtune/llmtune/internal/testutil"
+
 	"bufio"
 	"context"
 	"fmt"
@@ -52,7 +54,7 @@ func BenchmarkPrepare(b *testing.B) {
 	b.StopTimer()
 	// MB per CPU-second does not depend on how busy the other cores are.
 	b.ReportMetric(float64(size)*float64(b.N)/1e6/(cpuSeconds()-cpu0), "MB/CPU-s")
-	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(testutil.ProcStatusBytes("VmHWM"))/(1<<20), "peak-RSS-MiB")
 }
 
 // cpuSeconds is the user+system CPU time this process has used.
@@ -62,15 +64,4 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
-func peakRSS() int64 {
-	data, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

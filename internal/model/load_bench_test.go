@@ -1,12 +1,11 @@
 package model
 
 import (
-	"os"
+	"github.com/llmtune/llmtune/internal/testutil"
+
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -32,7 +31,7 @@ func BenchmarkLoad124M(b *testing.B) {
 		}
 		b.StopTimer()
 		cpu += cpuSeconds() - c0
-		rss = float64(vmRSS())
+		rss = float64(testutil.ProcStatusBytes("VmRSS"))
 		runtime.KeepAlive(m)
 		b.StartTimer()
 	}
@@ -40,16 +39,4 @@ func BenchmarkLoad124M(b *testing.B) {
 	// CPU seconds are the figure to compare on a shared, busy machine.
 	b.ReportMetric(cpu/float64(b.N), "cpu-s/load")
 	b.ReportMetric(rss/weights, "rss/weights")
-}
-
-func vmRSS() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -109,4 +110,24 @@ func NoNetwork(t testing.TB) []string {
 		t.Skipf("unshare -n not permitted here (%v: %s); cannot prove the pipeline runs without a network", err, strings.TrimSpace(string(out)))
 	}
 	return []string{"unshare", "-n"}
+}
+
+// ProcStatusBytes reads a memory figure such as "VmHWM" (peak resident set)
+// or "VmRSS" from /proc/self/status, in bytes; 0 where it is unavailable.
+func ProcStatusBytes(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				return 0
+			}
+			kb, _ := strconv.ParseInt(f[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }

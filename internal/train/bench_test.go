@@ -1,13 +1,13 @@
 package train
 
 import (
+	"github.com/llmtune/llmtune/internal/testutil"
+
 	"fmt"
 	"math/rand"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -67,7 +67,7 @@ func benchLoop(b *testing.B, preset string, rank int, dp bool) {
 	// CPU time is less disturbed than wall time by other jobs on a shared
 	// machine (bench_train.py reports the same figure).
 	b.ReportMetric(tokens/cpu, "tokens/cpu_s")
-	b.ReportMetric(float64(vmHWM())/(1<<20), "peak_rss_MiB")
+	b.ReportMetric(float64(testutil.ProcStatusBytes("VmHWM"))/(1<<20), "peak_rss_MiB")
 	// Model FLOPs: 2·N per token forward for the non-embedding weights plus the
 	// tied LM head, twice that backward (full) or once (LoRA: activations only).
 	n := float64(12*cfg.NLayer*cfg.NEmbd*cfg.NEmbd + cfg.VocabSize*cfg.NEmbd)
@@ -153,18 +153,3 @@ func cpuSeconds() float64 {
 // resetPeakRSS makes VmHWM start again from the current RSS (Linux
 // clear_refs 5), so the peak is that of what follows.
 func resetPeakRSS() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
-
-// vmHWM is the process's peak RSS in bytes since the last reset.
-func vmHWM() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
-}
