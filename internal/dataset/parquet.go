@@ -138,22 +138,14 @@ func ReadSplit(dir, split string) ([]Record, error) {
 // ReadSplitFunc streams a split's records to fn.
 func ReadSplitFunc(dir, split string, fn func(Record) error) error {
 	path := filepath.Join(dir, split+".parquet")
-	f, err := os.Open(path)
+	f, pf, err := openParquet(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: no %s split here; is %s the output directory of 'llmtune prepare'?", path, split, dir)
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s: no %s split here; is %s the output directory of 'llmtune prepare'?", path, split, dir)
-		}
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
 	has := func(path ...string) bool { _, ok := pf.Schema().Lookup(path...); return ok }
 	switch {
 	case has("text"):
@@ -190,4 +182,23 @@ func readRows[T any](pf *parquet.File, path string, fn func(Record) error, conv 
 			return fmt.Errorf("%s: %v", path, err)
 		}
 	}
+}
+
+// openParquet opens a Parquet file for reading; the caller closes f.
+func openParquet(path string) (f *os.File, pf *parquet.File, err error) {
+	if f, err = os.Open(path); err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err == nil {
+		pf, err = parquet.OpenFile(f, st.Size())
+		if err != nil {
+			err = fmt.Errorf("%s: not a readable Parquet file: %v", path, err)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, pf, nil
 }

@@ -570,19 +570,11 @@ func readText(ctx context.Context, name string, r io.Reader, o ReadOptions, fn f
 }
 
 func readParquet(ctx context.Context, path string, o ReadOptions, fn func(Record) error, bad func(BadRecord) error) error {
-	f, err := os.Open(path)
+	f, pf, err := openParquet(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("%s: not a readable Parquet file: %v", path, err)
-	}
 	var have []string
 	for _, fld := range pf.Schema().Fields() {
 		have = append(have, fld.Name())
