@@ -68,10 +68,7 @@ func exposures(ctx context.Context, m *model.Model, tok *tokenize.Tokenizer, pat
 		formats = append(formats, f)
 	}
 	sort.Strings(formats)
-	sc, err := newScorer(m, tok)
-	if err != nil {
-		return nil, err
-	}
+	sc := newScorer(m, tok)
 	for _, name := range formats {
 		f, ok := canary.FormatByName(name)
 		if !ok {
@@ -137,10 +134,12 @@ type scorer struct {
 	m     *model.Model
 	tok   *tokenize.Tokenizer
 	batch int
+	tr    *model.Trainer // planned for seq, reused while the length stays the same
+	seq   int
 }
 
-func newScorer(m *model.Model, tok *tokenize.Tokenizer) (*scorer, error) {
-	return &scorer{m: m, tok: tok, batch: 32}, nil
+func newScorer(m *model.Model, tok *tokenize.Tokenizer) *scorer {
+	return &scorer{m: m, tok: tok, batch: 32}
 }
 
 func (s *scorer) logPerplexities(ctx context.Context, prefix string, secrets []string) ([]float64, error) {
@@ -154,10 +153,14 @@ func (s *scorer) logPerplexities(ctx context.Context, prefix string, secrets []s
 	if T > s.m.Config.NPositions {
 		return nil, fmt.Errorf("canary sentences of %d tokens do not fit the model's %d positions", T, s.m.Config.NPositions)
 	}
-	tr, err := model.NewTrainer(s.m, model.TrainOptions{Batch: s.batch, Seq: T})
-	if err != nil {
-		return nil, err
+	if s.tr == nil || s.seq != T {
+		tr, err := model.NewTrainer(s.m, model.TrainOptions{Batch: s.batch, Seq: T})
+		if err != nil {
+			return nil, err
+		}
+		s.tr, s.seq = tr, T
 	}
+	tr := s.tr
 	V := s.m.Config.VocabSize
 	in := make([]int32, s.batch*T)
 	tg := make([]int32, s.batch*T)
