@@ -53,15 +53,9 @@ func runAnonymize(ctx context.Context, o anonymizeOptions, stdin io.Reader, out 
 	if o.format != "jsonl" && o.format != "text" {
 		return cli.Usagef("--format must be jsonl or text, not %q", o.format)
 	}
-	eng := anonymize.Default()
-	if o.policy != "" {
-		p, err := anonymize.LoadPolicy(o.policy)
-		if err != nil {
-			return cli.WithCode(2, err)
-		}
-		if eng, err = anonymize.New(p); err != nil {
-			return err
-		}
+	eng, err := anonymize.ForPolicyFile(o.policy)
+	if err != nil {
+		return cli.WithCode(cli.ExitUsage, err)
 	}
 	var in io.Reader = stdin
 	if o.input != "-" {
@@ -82,7 +76,6 @@ func runAnonymize(ctx context.Context, o anonymizeOptions, stdin io.Reader, out 
 		}
 		return err
 	}
-	var err error
 	if o.out == "-" {
 		err = write(out.Stdout)
 	} else {

@@ -72,7 +72,7 @@ func runPrepare(ctx context.Context, o prepareOpts, out *cli.Output) error {
 	var eng *anonymize.Engine
 	if o.Anonymize {
 		var err error
-		eng, err = anonymizer(o.Policy)
+		eng, err = anonymize.ForPolicyFile(o.Policy)
 		if err != nil {
 			return err
 		}
@@ -113,16 +113,4 @@ func runPrepare(ctx context.Context, o prepareOpts, out *cli.Output) error {
 		}
 		fmt.Fprintln(w)
 	})
-}
-
-// anonymizer builds the engine from a policy file, or the defaults.
-func anonymizer(policy string) (*anonymize.Engine, error) {
-	if policy == "" {
-		return anonymize.Default(), nil
-	}
-	p, err := anonymize.LoadPolicy(policy)
-	if err != nil {
-		return nil, err
-	}
-	return anonymize.New(p)
 }

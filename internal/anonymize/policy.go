@@ -183,3 +183,16 @@ func LoadPolicy(path string) (Policy, error) {
 	}
 	return p, nil
 }
+
+// ForPolicyFile returns the engine for a policy file, or the default engine
+// when path is empty: the one way prepare, anonymize and run configure it.
+func ForPolicyFile(path string) (*Engine, error) {
+	if path == "" {
+		return Default(), nil
+	}
+	p, err := LoadPolicy(path)
+	if err != nil {
+		return nil, err
+	}
+	return New(p)
+}

@@ -25,15 +25,9 @@ func (s Real) Prepare(ctx context.Context, c PrepareConfig, out string) (Figures
 			CompletionField: c.CompletionField, MessagesField: c.MessagesField, GroupBy: c.GroupBy}}
 	var eng *anonymize.Engine
 	if c.Anonymize {
-		eng = anonymize.Default()
-		if c.Policy != "" {
-			p, err := anonymize.LoadPolicy(c.Policy)
-			if err != nil {
-				return nil, err
-			}
-			if eng, err = anonymize.New(p); err != nil {
-				return nil, err
-			}
+		var err error
+		if eng, err = anonymize.ForPolicyFile(c.Policy); err != nil {
+			return nil, err
 		}
 	}
 	if err := dataset.AddCanaries(&o, c.Canaries); err != nil {
