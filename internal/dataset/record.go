@@ -67,3 +67,13 @@ func (r Record) Segments() []tokenize.Segment {
 		return []tokenize.Segment{{Text: r.Text, Train: true}}
 	}
 }
+
+// Pack renders records with Segments and packs them into blocks: the one
+// path from records to training tokens, shared by training and evaluation.
+func Pack(tok *tokenize.Tokenizer, recs []Record, o tokenize.PackOptions) ([]tokenize.Block, tokenize.PackStats) {
+	ex := make([][]tokenize.Segment, len(recs))
+	for i, r := range recs {
+		ex[i] = r.Segments()
+	}
+	return tok.Pack(ex, o)
+}

@@ -94,7 +94,7 @@ func Run(ctx context.Context, o Options, out *cli.Output) (*Result, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("%s: the %s split has no records", o.Data, o.Split)
 	}
-	blocks, st := pack(tok, recs, o.Seq)
+	blocks, st := dataset.Pack(tok, recs, tokenize.PackOptions{Seq: o.Seq})
 	res := &Result{Model: o.Model, Base: o.Base, Data: o.Data, Split: o.Split, Records: len(recs), Truncated: st.Truncated}
 	out.Infof("eval: %d records, %d blocks of %d tokens", len(recs), len(blocks), o.Seq)
 	sum, n, err := lossOver(ctx, m, blocks, o.Batch, o.Seq)
@@ -189,15 +189,6 @@ func trainRecords(o Options) ([]dataset.Record, error) {
 		return nil, errors.New("--audit needs a prepared directory (it compares samples with the training split)")
 	}
 	return dataset.ReadSplit(o.Data, "train")
-}
-
-// pack tokenizes records exactly as training does.
-func pack(tok *tokenize.Tokenizer, recs []dataset.Record, seq int) ([]tokenize.Block, tokenize.PackStats) {
-	ex := make([][]tokenize.Segment, len(recs))
-	for i, r := range recs {
-		ex[i] = r.Segments()
-	}
-	return tok.Pack(ex, tokenize.PackOptions{Seq: seq})
 }
 
 // lossOver returns the summed token loss and the number of trained tokens.

@@ -123,11 +123,7 @@ func loadBlocks(o Options, tok *tokenize.Tokenizer, out *cli.Output) (train, val
 		if err != nil {
 			return nil, err
 		}
-		ex := make([][]tokenize.Segment, len(recs))
-		for i, r := range recs {
-			ex[i] = r.Segments()
-		}
-		blocks, st := tok.Pack(ex, po)
+		blocks, st := dataset.Pack(tok, recs, po)
 		out.Infof("%s: %d records, %d tokens (%d trained) in %d blocks of %d", split, st.Examples, st.Tokens, st.TrainedTokens, st.Blocks, o.Seq)
 		if st.Truncated > 0 {
 			out.Warnf("%s: %d records are longer than --seq %d and were cut short", split, st.Truncated, o.Seq)
